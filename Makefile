@@ -1,0 +1,55 @@
+# Two commands: `make run` sets up and runs the bot, `make test` sets up and runs every test.
+# Both create ./.venv with the Python on PATH (3.11+) and install the locked dependencies.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run watcher sandbox demo test lint format lock locales clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	touch $@
+
+locales: $(VENV)/.runtime
+	$(BIN)/python -m bot.i18n compile
+
+run: locales
+	$(BIN)/python -m bot
+
+watcher: locales
+	$(BIN)/python -m bot watcher
+
+sandbox: $(VENV)/.runtime
+	$(BIN)/python -m bot.sandbox
+
+test: $(VENV)/.dev locales
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Regenerate the lock files from pyproject.toml in a throw-away virtualenv.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet .
+	.lockenv/bin/pip freeze --exclude smsman-bot > requirements.lock
+	.lockenv/bin/pip install --quiet '.[dev]'
+	.lockenv/bin/pip freeze --exclude smsman-bot | grep -vxF -f requirements.lock > requirements-dev.lock || true
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
