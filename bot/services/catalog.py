@@ -1,0 +1,146 @@
+"""What the menus show: services, countries, prices and stock, from a Redis cache.
+
+Lists are kept for hours and prices for about a minute. A stale price table is served at
+once while one process refreshes it in the background, so a menu tap costs no provider call
+on a warm cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.provider.base import Provider
+from bot.provider.errors import ProviderError
+from bot.provider.models import Country, Offer, Service
+from bot.store.catalog import CatalogCache
+
+logger = logging.getLogger(__name__)
+
+LISTS_FRESH_SECONDS = 6 * 3600
+PRICES_FRESH_SECONDS = 60
+
+# Services people come for most, first in the menu when the provider gives no better order.
+POPULAR_CODES = ("tg", "wa", "go", "vk", "ig", "fb", "tt", "tw", "vi", "wb", "ds", "oi")
+POPULAR_NAMES = ("telegram", "whatsapp", "google", "vk", "instagram", "facebook", "tiktok")
+
+
+@dataclass(frozen=True)
+class CountryOffer:
+    """One line of the country menu."""
+
+    country: Country
+    price: Decimal
+    stock: int
+
+
+class Catalog:
+    def __init__(
+        self,
+        provider: Provider,
+        cache: CatalogCache,
+        *,
+        lists_fresh: float = LISTS_FRESH_SECONDS,
+        prices_fresh: float = PRICES_FRESH_SECONDS,
+    ) -> None:
+        self._provider = provider
+        self._cache = cache
+        self._lists_fresh = lists_fresh
+        self._prices_fresh = prices_fresh
+        self._refreshing: set[asyncio.Task[None]] = set()
+
+    async def services(self, token: str) -> list[Service]:
+        """Every service, most popular first, then by name."""
+        cached = await self._cache.get_services()
+        if cached is None or time.time() - cached[1] > self._lists_fresh:
+            try:
+                services = await self._provider.get_services(token)
+                await self._cache.put_services(services)
+            except ProviderError:
+                if cached is None:
+                    raise
+                services = cached[0]
+        else:
+            services = cached[0]
+        await self._ensure_offers(token)
+        stock = await self._cache.stock_by_service()
+        return sorted(services, key=lambda s: _service_rank(s, stock.get(s.id, 0)))
+
+    async def countries(self, token: str) -> dict[str, Country]:
+        cached = await self._cache.get_countries()
+        if cached is None or time.time() - cached[1] > self._lists_fresh:
+            try:
+                countries = await self._provider.get_countries(token)
+                await self._cache.put_countries(countries)
+            except ProviderError:
+                if cached is None:
+                    raise
+                countries = cached[0]
+        else:
+            countries = cached[0]
+        return {country.id: country for country in countries}
+
+    async def service(self, token: str, service_id: str) -> Service | None:
+        return next((s for s in await self.services(token) if s.id == service_id), None)
+
+    async def offers_for_service(self, token: str, service_id: str) -> list[CountryOffer]:
+        """Countries selling this service: in stock first, cheapest first."""
+        await self._ensure_offers(token)
+        countries = await self.countries(token)
+        lines = [
+            CountryOffer(countries[offer.country_id], offer.price, offer.stock)
+            for offer in await self._cache.get_offers(service_id)
+            if offer.country_id in countries
+        ]
+        return sorted(lines, key=lambda line: (line.stock <= 0, line.price, line.country.name))
+
+    async def fresh_offer(self, token: str, service_id: str, country_id: str) -> Offer | None:
+        """The current price and stock, asked from the provider (for the confirmation)."""
+        offers = await self._provider.get_offers(
+            token, country_id=country_id, service_id=service_id
+        )
+        return next(
+            (o for o in offers if o.service_id == service_id and o.country_id == country_id),
+            None,
+        )
+
+    async def _ensure_offers(self, token: str) -> None:
+        fetched_at = await self._cache.offers_fetched_at()
+        if fetched_at is None:
+            await self._refresh_offers(token)  # cold cache: the user waits once
+        elif time.time() - fetched_at > self._prices_fresh and await self._cache.try_refresh_lock(
+            30
+        ):
+            task = asyncio.create_task(self._refresh_offers(token, quiet=True))
+            self._refreshing.add(task)
+            task.add_done_callback(self._refreshing.discard)
+
+    async def _refresh_offers(self, token: str, quiet: bool = False) -> None:
+        try:
+            await self._cache.put_offers(await self._provider.get_offers(token))
+        except ProviderError as error:
+            if not quiet:
+                raise
+            logger.warning("Refreshing prices failed, serving the cached ones: %s", error)
+
+    async def aclose(self) -> None:
+        for task in list(self._refreshing):
+            task.cancel()
+        await asyncio.gather(*self._refreshing, return_exceptions=True)
+
+
+def _service_rank(service: Service, stock: int) -> tuple[int, int, str]:
+    code = (service.code or "").lower()
+    name = service.name.lower()
+    if code in POPULAR_CODES:
+        popular = POPULAR_CODES.index(code)
+    elif any(name.startswith(p) for p in POPULAR_NAMES):
+        popular = len(POPULAR_CODES) + next(
+            i for i, p in enumerate(POPULAR_NAMES) if name.startswith(p)
+        )
+    else:
+        popular = 1000
+    return popular, -stock, name

@@ -1,0 +1,210 @@
+"""Activations (bought numbers) and the watch schedule, all in Redis.
+
+An activation is stored as one JSON value. The watch schedule is a sorted set of activation
+keys scored by the unix time their next status check is due. Claiming due work moves the
+score forward by a lease in the same Lua call, so an activation is checked by one watcher at
+a time, and one whose watcher died is due again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+
+from bot.store import keys
+
+CLOSED_KEPT_SECONDS = 30 * 24 * 3600  # finished/cancelled activations stay visible this long
+USER_HISTORY_KEPT = 50  # per user, newest first
+TIME_TO_CODE_KEPT = 5000  # samples for the median time-to-code
+
+_CLAIM_SCRIPT = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local until_ = tonumber(ARGV[1]) + tonumber(ARGV[2])
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], 'XX', until_, member)
+end
+return due
+"""
+
+
+class State(StrEnum):
+    WAITING = "waiting"  # no code yet
+    CODE = "code"  # a code was received; the number is still open
+    WAIT_RETRY = "wait_retry"  # the user asked for another code
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (State.WAITING, State.CODE, State.WAIT_RETRY)
+
+
+class CloseReason(StrEnum):
+    USER = "user"  # the user pressed a button
+    TIMEOUT = "timeout"  # no code before ACTIVATION_TIMEOUT / finished at expiry
+    PROVIDER = "provider"  # cancelled or gone on the provider's side
+    BLOCKED = "blocked"  # the user blocked the bot
+
+
+class ActivationRecord(BaseModel):
+    """Everything about one bought number. Nothing about an activation lives only in memory."""
+
+    provider: str
+    id: str
+    user_id: int
+    chat_id: int
+    message_id: int | None = None  # the number card
+    language: str = "en"
+    number: str
+    service_id: str
+    service_name: str
+    country_id: str
+    country_name: str
+    country_iso: str | None = None
+    price: Decimal
+    token: str  # the user's API token, encrypted (survives /logout until the number closes)
+    state: State = State.WAITING
+    codes: list[str] = []
+    delivered: int = 0  # how many of `codes` were pushed into the chat
+    created_at: float
+    expires_at: float
+    first_code_at: float | None = None
+    closed_at: float | None = None
+    close_reason: CloseReason | None = None
+    card_refreshed_at: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state.is_open
+
+    @property
+    def last_code(self) -> str | None:
+        return self.codes[-1] if self.codes else None
+
+    def seconds_left(self, now: float | None = None) -> int:
+        return max(0, int(self.expires_at - (time.time() if now is None else now)))
+
+
+def utc_day(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+class ActivationStore:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._claim = redis.register_script(_CLAIM_SCRIPT)
+
+    # --- records -----------------------------------------------------------------------
+
+    async def create(self, record: ActivationRecord, first_check_at: float) -> None:
+        """Store a new activation, schedule its first check and count it, atomically."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.activation(record.key), record.model_dump_json())
+            pipe.zadd(keys.WATCH_DUE, {record.key: first_check_at})
+            pipe.zadd(keys.user_activations(record.user_id), {record.key: record.created_at})
+            pipe.zremrangebyrank(keys.user_activations(record.user_id), 0, -USER_HISTORY_KEPT - 1)
+            pipe.hincrby(keys.STATS, "bought", 1)
+            pipe.hincrby(keys.stats_day(utc_day(record.created_at)), "bought", 1)
+            await pipe.execute()
+
+    async def get(self, key: str) -> ActivationRecord | None:
+        raw = await self._redis.get(keys.activation(key))
+        return ActivationRecord.model_validate_json(raw) if raw else None
+
+    async def get_many(self, activation_keys: Sequence[str]) -> list[ActivationRecord]:
+        if not activation_keys:
+            return []
+        raws = await self._redis.mget([keys.activation(key) for key in activation_keys])
+        return [ActivationRecord.model_validate_json(raw) for raw in raws if raw]
+
+    async def save(self, record: ActivationRecord) -> None:
+        await self._redis.set(keys.activation(record.key), record.model_dump_json())
+
+    async def record_code(self, record: ActivationRecord, code: str, now: float) -> None:
+        """Save a newly received code (not yet delivered) and count it."""
+        first = record.first_code_at is None
+        record.codes.append(code)
+        if first:
+            record.first_code_at = now
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.activation(record.key), record.model_dump_json())
+            if first:
+                pipe.hincrby(keys.STATS, "with_code", 1)
+                pipe.hincrby(keys.stats_day(utc_day(record.created_at)), "with_code", 1)
+                pipe.lpush(keys.STATS_TIME_TO_CODE, f"{now - record.created_at:.3f}")
+                pipe.ltrim(keys.STATS_TIME_TO_CODE, 0, TIME_TO_CODE_KEPT - 1)
+            pipe.hincrby(keys.STATS, "codes", 1)
+            await pipe.execute()
+
+    async def close(
+        self, record: ActivationRecord, state: State, reason: CloseReason, now: float
+    ) -> None:
+        """Mark the activation finished or cancelled and stop watching it."""
+        record.state = state
+        record.close_reason = reason
+        record.closed_at = now
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.activation(record.key), record.model_dump_json(), ex=CLOSED_KEPT_SECONDS)
+            pipe.zrem(keys.WATCH_DUE, record.key)
+            pipe.hincrby(keys.STATS, state.value, 1)
+            pipe.hincrby(keys.stats_day(utc_day(record.created_at)), state.value, 1)
+            await pipe.execute()
+
+    def lock(self, key: str, timeout: float = 60.0, wait: float = 15.0) -> Lock:
+        """A lock serialising every change to one activation (watcher and buttons alike)."""
+        return self._redis.lock(keys.activation_lock(key), timeout=timeout, blocking_timeout=wait)
+
+    async def for_user(
+        self, user_id: int, limit: int = USER_HISTORY_KEPT
+    ) -> list[ActivationRecord]:
+        """The user's activations, newest first."""
+        members = await self._redis.zrevrange(keys.user_activations(user_id), 0, limit - 1)
+        return await self.get_many([str(member) for member in members])
+
+    # --- watch schedule ----------------------------------------------------------------
+
+    async def schedule(self, key: str, due_at: float) -> None:
+        """Set when the activation is next checked (only while it is being watched)."""
+        await self._redis.zadd(keys.WATCH_DUE, {key: due_at}, xx=True)
+
+    async def watch(self, key: str, due_at: float) -> None:
+        """Watch (again) an activation, e.g. after the user asked for another code."""
+        await self._redis.zadd(keys.WATCH_DUE, {key: due_at})
+
+    async def unwatch(self, key: str) -> None:
+        await self._redis.zrem(keys.WATCH_DUE, key)
+
+    async def claim_due(self, now: float, lease: float, limit: int) -> list[str]:
+        """Take up to `limit` activations due by `now`, leasing them for `lease` seconds."""
+        members = await self._claim(keys=[keys.WATCH_DUE], args=[now, lease, limit])
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+    async def next_due_at(self) -> float | None:
+        first = await self._redis.zrange(keys.WATCH_DUE, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def watched_count(self) -> int:
+        return int(await self._redis.zcard(keys.WATCH_DUE))
+
+    async def overdue_count(self, now: float) -> int:
+        return int(await self._redis.zcount(keys.WATCH_DUE, "-inf", now))
+
+    # --- statistics --------------------------------------------------------------------
+
+    async def counters(self, day: str | None = None) -> dict[str, int]:
+        raw = await self._redis.hgetall(keys.stats_day(day) if day else keys.STATS)
+        return {str(name): int(value) for name, value in raw.items()}
+
+    async def times_to_code(self) -> list[float]:
+        return [float(value) for value in await self._redis.lrange(keys.STATS_TIME_TO_CODE, 0, -1)]

@@ -1,0 +1,48 @@
+"""Every Redis key the bot uses, in one place, so the layout can be read at a glance."""
+
+from __future__ import annotations
+
+PREFIX = "smsbot"
+
+KEY_CHECK = f"{PREFIX}:meta:key_check"  # a canary encrypted with the token key
+USERS = f"{PREFIX}:users"  # set of every user id that talked to the bot
+USERS_WITH_TOKEN = f"{PREFIX}:users:with_token"  # set of user ids with a stored token
+WATCH_DUE = f"{PREFIX}:watch:due"  # zset activation key -> unix time the next check is due
+STATS = f"{PREFIX}:stats"  # hash of all-time counters
+STATS_TIME_TO_CODE = f"{PREFIX}:stats:time_to_code"  # list of recent seconds-to-first-code
+
+
+def user(user_id: int) -> str:
+    return f"{PREFIX}:user:{user_id}"
+
+
+def user_recent_services(user_id: int) -> str:
+    return f"{PREFIX}:user:{user_id}:recent_services"
+
+
+def user_activations(user_id: int) -> str:
+    return f"{PREFIX}:user:{user_id}:activations"  # zset activation key -> created_at
+
+
+def activation(key: str) -> str:
+    return f"{PREFIX}:act:{key}"
+
+
+def activation_lock(key: str) -> str:
+    return f"{PREFIX}:lock:act:{key}"
+
+
+def user_lock(user_id: int) -> str:
+    return f"{PREFIX}:lock:user:{user_id}"
+
+
+def confirmation(user_id: int, nonce: str) -> str:
+    return f"{PREFIX}:confirm:{user_id}:{nonce}"
+
+
+def stats_day(day: str) -> str:
+    return f"{PREFIX}:stats:day:{day}"  # hash of counters for one UTC day
+
+
+def catalog(provider: str, what: str) -> str:
+    return f"{PREFIX}:catalog:{provider}:{what}"

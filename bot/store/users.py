@@ -1,0 +1,89 @@
+"""Users: language, encrypted API token, recently used services."""
+
+from __future__ import annotations
+
+import time
+
+from redis.asyncio import Redis
+
+from bot.store import keys
+from bot.store.crypto import KeyMismatch, TokenCipher
+
+RECENT_SERVICES_KEPT = 6
+
+
+class UserStore:
+    def __init__(self, redis: Redis, cipher: TokenCipher) -> None:
+        self._redis = redis
+        self._cipher = cipher
+
+    async def check_key(self) -> None:
+        """Fail fast (KeyMismatch) when tokens in Redis were stored under another key."""
+        stored = await self._redis.get(keys.KEY_CHECK)
+        if stored is None:
+            await self._redis.set(keys.KEY_CHECK, self._cipher.encrypt("key-check"), nx=True)
+            return
+        text = stored.decode() if isinstance(stored, bytes) else stored
+        if self._cipher.decrypt(text) != "key-check":
+            raise KeyMismatch("stored token canary does not match")
+
+    async def register(self, user_id: int) -> bool:
+        """Remember the user; True when this is their first visit."""
+        added = await self._redis.sadd(keys.USERS, str(user_id))
+        if added:
+            await self._redis.hsetnx(keys.user(user_id), "created_at", str(time.time()))
+        return bool(added)
+
+    async def get_language(self, user_id: int) -> str | None:
+        value = await self._redis.hget(keys.user(user_id), "language")
+        return str(value) if value is not None else None
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        await self._redis.hset(keys.user(user_id), "language", language)
+
+    async def set_token(self, user_id: int, token: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.user(user_id), "token", self._cipher.encrypt(token))
+            pipe.sadd(keys.USERS, str(user_id))
+            pipe.sadd(keys.USERS_WITH_TOKEN, str(user_id))
+            await pipe.execute()
+
+    async def get_encrypted_token(self, user_id: int) -> str | None:
+        value = await self._redis.hget(keys.user(user_id), "token")
+        return str(value) if value is not None else None
+
+    async def get_token(self, user_id: int) -> str | None:
+        ciphertext = await self.get_encrypted_token(user_id)
+        return self._cipher.decrypt(ciphertext) if ciphertext else None
+
+    async def delete_token(self, user_id: int) -> bool:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(keys.user(user_id), "token")
+            pipe.srem(keys.USERS_WITH_TOKEN, str(user_id))
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def users_with_token(self) -> list[int]:
+        return sorted(int(member) for member in await self._redis.smembers(keys.USERS_WITH_TOKEN))
+
+    async def count(self) -> tuple[int, int]:
+        """(all users, users with a token)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.scard(keys.USERS)
+            pipe.scard(keys.USERS_WITH_TOKEN)
+            users, with_token = await pipe.execute()
+        return int(users), int(with_token)
+
+    async def recent_services(self, user_id: int) -> list[str]:
+        return [str(s) for s in await self._redis.lrange(keys.user_recent_services(user_id), 0, -1)]
+
+    async def add_recent_service(self, user_id: int, service_id: str) -> None:
+        key = keys.user_recent_services(user_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lrem(key, 0, service_id)
+            pipe.lpush(key, service_id)
+            pipe.ltrim(key, 0, RECENT_SERVICES_KEPT - 1)
+            await pipe.execute()
+
+
+__all__ = ["KeyMismatch", "UserStore"]
