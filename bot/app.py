@@ -1,0 +1,163 @@
+"""Factories: the bot, the dispatcher, and the lifespan of everything they share.
+
+`open_app` opens Redis, the HTTP client and the provider, builds the stores and use cases,
+and closes all of it on exit. Handlers receive its parts by name through the Dispatcher's
+workflow data (`tokens`, `purchase`, `activation_service`, `catalog`, `admin`, `users`, …).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.redis import RedisStorage
+from redis.asyncio import Redis
+
+from bot.config import Settings
+from bot.provider.base import Provider
+from bot.provider.factory import create_provider
+from bot.provider.http import RateLimiter, create_http_client
+from bot.services.activations import ActivationService
+from bot.services.admin import AdminService
+from bot.services.catalog import Catalog
+from bot.services.purchase import PurchaseService
+from bot.services.tokens import TokenService
+from bot.store.activations import ActivationStore
+from bot.store.catalog import CatalogCache
+from bot.store.crypto import TokenCipher, load_or_create_key
+from bot.store.users import UserStore
+from handlers import setup_dispatcher
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """Everything a running bot or watcher process shares."""
+
+    settings: Settings
+    redis: Redis
+    http: httpx.AsyncClient
+    limiter: RateLimiter
+    provider: Provider
+    cipher: TokenCipher
+    users: UserStore
+    activations: ActivationStore
+    catalog: Catalog
+    tokens: TokenService
+    purchase: PurchaseService
+    activation_service: ActivationService
+    admin: AdminService
+
+    def workflow_data(self) -> dict[str, Any]:
+        """What handlers can ask for by parameter name."""
+        return {
+            "settings": self.settings,
+            "users": self.users,
+            "activations": self.activations,
+            "catalog": self.catalog,
+            "tokens": self.tokens,
+            "purchase": self.purchase,
+            "activation_service": self.activation_service,
+            "admin": self.admin,
+        }
+
+
+def create_redis(url: str) -> Redis:
+    return Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+def build_app(
+    settings: Settings,
+    redis: Redis,
+    *,
+    http: httpx.AsyncClient | None = None,
+    cipher: TokenCipher | None = None,
+) -> App:
+    """Assemble the parts over an open Redis client (tests call this directly)."""
+    http = http or create_http_client()
+    cipher = cipher or TokenCipher(
+        load_or_create_key(
+            settings.token_encryption_key.get_secret_value()
+            if settings.token_encryption_key
+            else None,
+            settings.data_dir,
+        )
+    )
+    limiter = RateLimiter(settings.smsman_max_rps)
+    provider = create_provider(settings, http, limiter)
+    users = UserStore(redis, cipher)
+    activations = ActivationStore(redis)
+    catalog = Catalog(provider, CatalogCache(redis, provider.name))
+    return App(
+        settings=settings,
+        redis=redis,
+        http=http,
+        limiter=limiter,
+        provider=provider,
+        cipher=cipher,
+        users=users,
+        activations=activations,
+        catalog=catalog,
+        tokens=TokenService(provider, users),
+        purchase=PurchaseService(
+            provider,
+            redis,
+            users,
+            activations,
+            catalog,
+            activation_timeout=settings.activation_timeout,
+            poll_interval=settings.poll_interval,
+        ),
+        activation_service=ActivationService(
+            provider, activations, cipher, poll_interval=settings.poll_interval
+        ),
+        admin=AdminService(provider, users, activations),
+    )
+
+
+async def close_app(app: App) -> None:
+    await app.catalog.aclose()
+    await app.provider.aclose()
+    await app.http.aclose()
+
+
+@asynccontextmanager
+async def open_app(settings: Settings, redis_url: str) -> AsyncIterator[App]:
+    """Open Redis and the HTTP client, check the token key, yield the App, close it all."""
+    redis = create_redis(redis_url)
+    try:
+        await redis.ping()
+        app = build_app(settings, redis)
+        try:
+            await app.users.check_key()
+            yield app
+        finally:
+            await close_app(app)
+    finally:
+        await redis.aclose()
+
+
+def create_bot(settings: Settings) -> Bot:
+    api = TelegramAPIServer.from_base(str(settings.telegram_api_url).rstrip("/"))
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=AiohttpSession(api=api),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def create_dispatcher(app: App) -> Dispatcher:
+    """The dispatcher with every router, middleware and FSM storage in Redis."""
+    dispatcher = Dispatcher(storage=RedisStorage(app.redis), **app.workflow_data())
+    setup_dispatcher(dispatcher, app.settings)
+    return dispatcher
