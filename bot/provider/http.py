@@ -1,0 +1,219 @@
+"""HTTP plumbing shared by both providers: the client, the rate limiter, retries, one send.
+
+- `create_http_client()` builds one `httpx.AsyncClient` for the whole process. It runs on
+  `httpx_aiohttp.AiohttpTransport`: aiohttp's C-accelerated HTTP parser and connection pool
+  under httpx's API, measurably cheaper per request than httpcore's pure-Python one when
+  hundreds of polls are in flight.
+- `RateLimiter` is a token bucket every provider call goes through, so the process as a
+  whole stays under `SMSMAN_MAX_RPS`.
+- `retry_transient()` retries idempotent reads on `ProviderUnavailable` / `RateLimited`
+  with exponential backoff and jitter. Nothing that spends money goes through it.
+- `post_form()` sends one form-encoded POST and turns transport failures and HTTP 5xx/429
+  into typed errors. The API key travels in the body, never in the URL, so it is not in
+  httpx's "HTTP Request: POST <url>" log line nor in any error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from bot.provider.errors import TRANSIENT_ERRORS, ProviderError, ProviderUnavailable, RateLimited
+
+T = TypeVar("T")
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0, pool=10.0)
+"""Connect 5 s, read/write 15 s; at most 10 s waiting for a free pooled connection."""
+
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=512, max_keepalive_connections=128, keepalive_expiry=30.0
+)
+"""Room for hundreds of requests in flight; idle connections are reused for 30 s."""
+
+USER_AGENT = "smsman-bot/0.1"
+
+
+def _aiohttp_session(ssl_context: ssl.SSLContext, limits: httpx.Limits) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=limits.max_connections or 0,
+        limit_per_host=0,  # one provider host: the global limit is the one that matters
+        keepalive_timeout=limits.keepalive_expiry or 15.0,
+        ttl_dns_cache=300,
+        ssl=ssl_context,
+    )
+    # httpx keeps the cookies and decodes the body itself; aiohttp must do neither.
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+
+def create_http_client(
+    *,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The process-wide HTTP client for the provider. Close it with `await client.aclose()`.
+
+    `transport` replaces the aiohttp one (tests pass `httpx.MockTransport`). The aiohttp
+    session is created lazily on the first request, inside the running event loop.
+    """
+    if transport is None:
+        ssl_context = httpx.create_ssl_context()
+        transport = AiohttpTransport(
+            verify=ssl_context,
+            limits=limits,
+            client=lambda: _aiohttp_session(ssl_context, limits),
+        )
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+class RateLimiter:
+    """An async token bucket: at most `burst` calls at once, then `rate` calls per second.
+
+    Share one instance across the process. `acquire()` is O(1) with no lock and no loop:
+    a caller that finds the bucket empty reserves the next free slot (the token count goes
+    negative) and sleeps exactly once until it. Over any window of `t` seconds at most
+    `burst + rate * t` calls get through. The default `burst=1` spaces calls evenly, so no
+    one-second window sees more than `rate` (+1) requests.
+
+    `clock` and `sleep` are injectable so tests can run on virtual time.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float = 1.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self._rate = rate
+        self._burst = burst
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = burst
+        self._updated = clock()
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(rate={self._rate}, burst={self._burst})"
+
+    async def acquire(self) -> None:
+        """Wait until this call may go out."""
+        now = self._clock()
+        tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate) - 1
+        self._tokens = tokens
+        self._updated = now
+        if tokens >= 0:
+            return
+        try:
+            await self._sleep(-tokens / self._rate)
+        except asyncio.CancelledError:
+            self._tokens += 1  # the reserved slot was not used: give it back
+            raise
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How reads retry transient failures: `attempts` tries in all, backoff with jitter.
+
+    The n-th wait (n = 0, 1, ...) is uniformly random in [d/2, d] where
+    d = min(max_delay, base_delay * 2**n), so callers that failed together do not come back
+    together.
+    """
+
+    attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 4.0
+    sleep: Sleep = field(default=asyncio.sleep, repr=False, compare=False)
+    random: Callable[[], float] = field(default=random.random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("attempts must be at least 1")
+
+    def delay(self, failures: int) -> float:
+        ceiling = min(self.max_delay, self.base_delay * 2**failures)
+        return ceiling / 2 + ceiling / 2 * self.random()
+
+
+DEFAULT_RETRY = RetryPolicy()
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+async def retry_transient(
+    call: Callable[[], Awaitable[T]], policy: RetryPolicy = DEFAULT_RETRY
+) -> T:
+    """Run `call`, again after a pause when it raises a transient provider error.
+
+    Only for idempotent reads: a retried purchase can buy twice. Non-transient errors and
+    the last transient one propagate unchanged.
+    """
+    failures = 0
+    while True:
+        try:
+            return await call()
+        except TRANSIENT_ERRORS:
+            failures += 1
+            if failures >= policy.attempts:
+                raise
+        await policy.sleep(policy.delay(failures - 1))
+
+
+async def post_form(
+    http: httpx.AsyncClient, url: str, data: Mapping[str, str], *, limiter: RateLimiter
+) -> httpx.Response:
+    """POST `data` as a form after waiting for the rate limiter; one attempt.
+
+    Raises `ProviderUnavailable` on timeouts, connection errors, HTTP 5xx and 408, and
+    `RateLimited` on HTTP 429. Other statuses are returned for the caller to read: the
+    provider may put an error body on a 4xx. The errors raised here are built outside the
+    `except` block, so they neither chain nor carry the httpx exception (whose text holds
+    the URL).
+    """
+    await limiter.acquire()
+    failure: ProviderError | None = None
+    try:
+        response = await http.post(url, data=dict(data))
+    except httpx.TimeoutException:
+        failure = ProviderUnavailable("the provider did not answer in time")
+    except (httpx.HTTPError, aiohttp.ClientError, OSError):
+        # aiohttp errors the transport does not map, and OSError from the socket layer.
+        failure = ProviderUnavailable("could not reach the provider")
+    if failure is not None:
+        raise failure
+    status = response.status_code
+    if status == 429:
+        raise RateLimited("the provider asks to slow down (HTTP 429)", code="http_429")
+    if status >= 500 or status == 408:
+        raise ProviderUnavailable(f"the provider answered HTTP {status}", code=f"http_{status}")
+    return response
+
+
+def scrub(text: str, token: str) -> str:
+    """`text` without the API token in it (providers sometimes echo what they were sent)."""
+    return text.replace(token, "") if token else text

@@ -1,0 +1,325 @@
+"""SMS-man's own JSON API ("v2", `https://api.sms-man.com/control/<method>`).
+
+Every request is a form POST with the key in the body (`token`), so the key never lands in a
+URL or an access log. Reads go through `retry_transient`; `get-number` and `set-status` are
+sent exactly once.
+
+Decisions worth knowing:
+- `no_channels` is raised as `NoNumbers` (code kept): the provider has no free line to
+  receive on right now, which for the user means the same thing, "try later".
+- `get-sms` answering `wrong_status` means the request was cancelled (by us, the provider or
+  expiry): it becomes an `Activation` with status CANCELLED, not an error.
+- `set-status` answering `change_status` to `reject`/`used` means the activation was already
+  cancelled: done, no error. To `ready`/`close` it raises `AlreadyChanged`.
+- "Current request not exists" (an expired or unknown request) raises `ActivationNotFound`,
+  whatever `error_code` comes with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+
+from bot.provider.errors import (
+    ActivationNotFound,
+    AlreadyChanged,
+    BadStatus,
+    NoBalance,
+    NoNumbers,
+    ProviderError,
+    ProviderUnavailable,
+    WrongToken,
+)
+from bot.provider.http import (
+    DEFAULT_RETRY,
+    RateLimiter,
+    RetryPolicy,
+    post_form,
+    retry_transient,
+    scrub,
+)
+from bot.provider.models import Activation, ActivationStatus, Country, Offer, Service
+from bot.provider.parsing import (
+    as_count,
+    as_decimal,
+    as_id,
+    digits,
+    flatten_message,
+    format_price,
+    parse_countries,
+    parse_json_body,
+    parse_prices,
+    parse_services,
+    records,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ERRORS: dict[str, type[ProviderError]] = {
+    "wrong_token": WrongToken,
+    "no_numbers": NoNumbers,
+    "no_channels": NoNumbers,
+    "balance": NoBalance,
+    "wrong_status": BadStatus,
+    "change_status": AlreadyChanged,
+}
+
+_NOT_EXISTS = re.compile(r"request\b.*\bnot\s+exist", re.IGNORECASE)
+
+
+def _unexpected(method: str) -> ProviderUnavailable:
+    return ProviderUnavailable(f"unexpected answer to {method}")
+
+
+class V2Provider:
+    """The `Provider` interface over SMS-man's v2 API.
+
+    `http` is the shared client (not closed here); `limiter` the process-wide rate limiter;
+    `ref` the referral id sent with every purchase when not empty; `retry` how reads retry.
+    """
+
+    name: str = "v2"
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        limiter: RateLimiter,
+        ref: str = "",
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self._limiter = limiter
+        self._ref = ref
+        self._retry = retry
+
+    def __repr__(self) -> str:
+        return f"V2Provider(base_url={self._base_url!r})"
+
+    # -- transport ---------------------------------------------------------------------
+
+    async def _call(self, method: str, token: str, params: dict[str, str]) -> Any:
+        """One POST; the decoded JSON body. No error mapping of the body yet."""
+        response = await post_form(
+            self._http, self._base_url + method, {"token": token, **params}, limiter=self._limiter
+        )
+        try:
+            return parse_json_body(response.content)
+        except ProviderUnavailable:
+            if response.is_client_error:
+                status = response.status_code
+                raise ProviderError(
+                    f"the provider answered HTTP {status}", code=f"http_{status}"
+                ) from None
+            raise
+
+    async def _read(
+        self, method: str, token: str, params: dict[str, str], parse: Callable[[Any], T]
+    ) -> T:
+        """An idempotent read: call, check and parse, retried on transient errors."""
+
+        async def attempt() -> T:
+            body = await self._call(method, token, params)
+            _raise_for_error(body, token)
+            return parse(body)
+
+        return await retry_transient(attempt, self._retry)
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get_balance(self, token: str) -> Decimal:
+        def parse(body: Any) -> Decimal:
+            balance = as_decimal(body.get("balance")) if isinstance(body, dict) else None
+            if balance is None:
+                raise _unexpected("get-balance")
+            return balance
+
+        return await self._read("get-balance", token, {}, parse)
+
+    async def get_countries(self, token: str) -> list[Country]:
+        return await self._read("countries", token, {}, parse_countries)
+
+    async def get_services(self, token: str) -> list[Service]:
+        return await self._read(
+            "applications", token, {}, lambda body: parse_services(body, code_is_id=False)
+        )
+
+    async def get_offers(
+        self, token: str, *, country_id: str | None = None, service_id: str | None = None
+    ) -> list[Offer]:
+        params = {"country_id": country_id} if country_id is not None else {}
+        offers = await self._read(
+            "get-prices", token, params, lambda body: parse_prices(body, country_hint=country_id)
+        )
+        return [
+            offer
+            for offer in offers
+            if (country_id is None or offer.country_id == country_id)
+            and (service_id is None or offer.service_id == service_id)
+        ]
+
+    async def get_limits(
+        self, token: str, *, country_id: str | None = None, service_id: str | None = None
+    ) -> dict[tuple[str, str], int]:
+        """v2 `limits`: numbers in stock, as {(country_id, service_id): count}."""
+        params: dict[str, str] = {}
+        if country_id is not None:
+            params["country_id"] = country_id
+        if service_id is not None:
+            params["application_id"] = service_id
+        limits = await self._read(
+            "limits", token, params, lambda body: _parse_limits(body, country_id, service_id)
+        )
+        return {
+            key: count
+            for key, count in limits.items()
+            if (country_id is None or key[0] == country_id)
+            and (service_id is None or key[1] == service_id)
+        }
+
+    async def get_activation(self, token: str, activation_id: str) -> Activation:
+        def parse(body: Any) -> Activation:
+            if not isinstance(body, dict):
+                raise _unexpected("get-sms")
+
+            def activation(status: ActivationStatus, code: str | None = None) -> Activation:
+                return Activation(
+                    id=activation_id,
+                    number=digits(body.get("number")),
+                    status=status,
+                    code=code,
+                    country_id=as_id(body.get("country_id")),
+                    service_id=as_id(body.get("application_id")),
+                )
+
+            code = as_id(body.get("sms_code"))
+            if code is not None:
+                return activation(ActivationStatus.CODE, code)
+            error_code = body.get("error_code")
+            if error_code == "wait_sms":
+                return activation(ActivationStatus.WAITING)
+            if error_code == "wrong_status" and not _is_not_found(body):
+                return activation(ActivationStatus.CANCELLED)
+            _raise_for_error(body, token)
+            if "request_id" in body or "number" in body:
+                return activation(ActivationStatus.WAITING)
+            raise _unexpected("get-sms")
+
+        async def attempt() -> Activation:
+            body = await self._call("get-sms", token, {"request_id": activation_id})
+            return parse(body)
+
+        return await retry_transient(attempt, self._retry)
+
+    # -- actions (never retried) -------------------------------------------------------
+
+    async def buy_number(
+        self, token: str, *, service_id: str, country_id: str, max_price: Decimal | None
+    ) -> Activation:
+        params = {"country_id": country_id, "application_id": service_id}
+        if max_price is not None:
+            params["maxPrice"] = format_price(max_price)
+        if self._ref:
+            params["ref"] = self._ref
+        body = await self._call("get-number", token, params)
+        _raise_for_error(body, token)
+        request_id = as_id(body.get("request_id")) if isinstance(body, dict) else None
+        if request_id is None:
+            # The purchase may have gone through: the caller must not assume it did not.
+            raise _unexpected("get-number")
+        logger.debug("bought activation %s", request_id)
+        return Activation(
+            id=request_id,
+            number=digits(body.get("number")),
+            status=ActivationStatus.WAITING,
+            country_id=as_id(body.get("country_id")) or country_id,
+            service_id=as_id(body.get("application_id")) or service_id,
+        )
+
+    async def _set_status(
+        self, token: str, activation_id: str, status: str, *, repeat_is_done: bool = False
+    ) -> None:
+        body = await self._call(
+            "set-status", token, {"request_id": activation_id, "status": status}
+        )
+        if not isinstance(body, dict):
+            raise _unexpected("set-status")
+        if repeat_is_done and body.get("error_code") == "change_status":
+            logger.debug("activation %s was already changed; %s is done", activation_id, status)
+            return
+        _raise_for_error(body, token)
+
+    async def mark_ready(self, token: str, activation_id: str) -> None:
+        await self._set_status(token, activation_id, "ready")
+
+    async def request_another_code(self, token: str, activation_id: str) -> None:
+        await self._set_status(token, activation_id, "ready")
+
+    async def finish(self, token: str, activation_id: str) -> None:
+        await self._set_status(token, activation_id, "close")
+
+    async def cancel(self, token: str, activation_id: str) -> None:
+        await self._set_status(token, activation_id, "reject", repeat_is_done=True)
+
+    async def report_used(self, token: str, activation_id: str) -> None:
+        await self._set_status(token, activation_id, "used", repeat_is_done=True)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client is shared and closed by its owner."""
+
+
+def _is_not_found(body: dict[str, Any]) -> bool:
+    return bool(_NOT_EXISTS.search(flatten_message(body.get("error_msg"))))
+
+
+def _raise_for_error(body: Any, token: str) -> None:
+    """Raise the typed error for an error answer (`error_code` or `success: false`)."""
+    if not isinstance(body, dict):
+        return
+    error_code = body.get("error_code")
+    if error_code in (None, "") and body.get("success") is not False:
+        return
+    code = str(error_code) if error_code not in (None, "") else None
+    message = scrub(flatten_message(body.get("error_msg")), token)
+    if _is_not_found(body):
+        raise ActivationNotFound(message, code=code)
+    error_type = ERRORS.get(code or "", ProviderError)
+    raise error_type(message or (code or "the provider refused"), code=code)
+
+
+def _parse_limits(
+    body: Any, country_hint: str | None, service_hint: str | None
+) -> dict[tuple[str, str], int]:
+    """`limits` as a list of entries, or an object keyed by application id whose values
+    are an entry, a list of entries or `{country_id: numbers}`."""
+    result: dict[tuple[str, str], int] = {}
+
+    def add(entry: Any, country: str | None, service: str | None) -> None:
+        if isinstance(entry, dict):
+            country = as_id(entry.get("country_id")) or country
+            service = as_id(entry.get("application_id")) or service
+            count = as_count(entry.get("numbers", entry.get("count")))
+        else:
+            count = as_count(entry)
+        if country is not None and service is not None and count is not None:
+            result[(country, service)] = count
+
+    for key, entry in records(body):
+        if isinstance(entry, dict) and ("numbers" in entry or "count" in entry):
+            add(entry, country_hint, key or service_hint)
+        elif isinstance(entry, list):
+            for item in entry:
+                add(item, country_hint, key or service_hint)
+        elif isinstance(entry, dict):
+            for country, item in entry.items():
+                add(item, as_id(country), key or service_hint)
+    return result
