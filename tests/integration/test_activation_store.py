@@ -1,0 +1,84 @@
+"""The watch schedule's claims and leases, and encrypted tokens, on a real Redis server."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from cryptography.fernet import Fernet
+from redis.asyncio import Redis
+
+from bot.store.activations import ActivationRecord, ActivationStore, CloseReason, State
+from bot.store.crypto import KeyMismatch, TokenCipher
+from bot.store.users import UserStore
+
+
+def make_record(activation_id: str, created_at: float = 1000.0) -> ActivationRecord:
+    return ActivationRecord(
+        provider="v2",
+        id=activation_id,
+        user_id=1,
+        chat_id=1,
+        number="79001234567",
+        service_id="3",
+        service_name="Telegram",
+        country_id="1",
+        country_name="Russia",
+        price=Decimal("15"),
+        token="encrypted",
+        created_at=created_at,
+        expires_at=created_at + 1200,
+    )
+
+
+async def test_a_due_activation_is_claimed_by_one_watcher_until_its_lease_ends(
+    redis: Redis,
+) -> None:
+    store = ActivationStore(redis)
+    for n in range(3):
+        await store.create(make_record(str(n)), first_check_at=1000.0)
+
+    first = await store.claim_due(now=1000.0, lease=10, limit=100)
+    second = await store.claim_due(now=1005.0, lease=10, limit=100)
+    after_lease = await store.claim_due(now=1011.0, lease=10, limit=100)
+
+    assert sorted(first) == ["v2:0", "v2:1", "v2:2"]
+    assert second == []  # leased to the first watcher
+    assert sorted(after_lease) == sorted(first)  # its holder died: due again
+
+
+async def test_claims_respect_the_limit_and_due_order(redis: Redis) -> None:
+    store = ActivationStore(redis)
+    for n, due in enumerate([1003.0, 1001.0, 1002.0, 2000.0]):
+        await store.create(make_record(str(n)), first_check_at=due)
+    assert await store.claim_due(now=1500.0, lease=10, limit=2) == ["v2:1", "v2:2"]
+    assert await store.claim_due(now=1500.0, lease=10, limit=10) == ["v2:0"]
+
+
+async def test_a_closed_activation_is_not_rescheduled(redis: Redis) -> None:
+    store = ActivationStore(redis)
+    record = make_record("7")
+    await store.create(record, first_check_at=1000.0)
+    await store.claim_due(now=1000.0, lease=10, limit=10)
+    await store.close(record, State.CANCELLED, CloseReason.USER, now=1001.0)
+    await store.schedule(record.key, 1003.0)  # a watcher finishing its check late
+    assert await store.watched_count() == 0
+    stored = await store.get(record.key)
+    assert stored is not None and stored.state is State.CANCELLED
+    assert (await store.counters())["cancelled"] == 1
+
+
+async def test_tokens_are_encrypted_at_rest_and_need_the_same_key(redis: Redis) -> None:
+    key = Fernet.generate_key()
+    users = UserStore(redis, TokenCipher(key))
+    await users.check_key()
+    await users.set_token(5, "my-secret-api-token")
+
+    raw = await redis.hget("smsbot:user:5", "token")
+    assert raw is not None and "my-secret-api-token" not in raw
+    assert await users.get_token(5) == "my-secret-api-token"
+    assert "my-secret-api-token" not in repr(TokenCipher(key))
+
+    other = UserStore(redis, TokenCipher(Fernet.generate_key()))
+    with pytest.raises(KeyMismatch):
+        await other.check_key()
