@@ -12,7 +12,10 @@ Decisions worth knowing:
 - `set-status` answering `change_status` to `reject`/`used` means the activation was already
   cancelled: done, no error. To `ready`/`close` it raises `AlreadyChanged`.
 - "Current request not exists" (an expired or unknown request) raises `ActivationNotFound`,
-  whatever `error_code` comes with it.
+  whatever `error_code` comes with it (clients in the wild match the message).
+- Two codes the docs do not list are typed too: `wrong_request_id` → `ActivationNotFound`,
+  `early_cancel` → `EarlyCancelDenied`. Any other unknown code is a plain `ProviderError`
+  whose `code` is the raw one.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from bot.provider.errors import (
     ActivationNotFound,
     AlreadyChanged,
     BadStatus,
+    EarlyCancelDenied,
     NoBalance,
     NoNumbers,
     ProviderError,
@@ -69,6 +73,9 @@ ERRORS: dict[str, type[ProviderError]] = {
     "balance": NoBalance,
     "wrong_status": BadStatus,
     "change_status": AlreadyChanged,
+    # Not in the docs, but a client must expect them (the sandbox speaks them too):
+    "wrong_request_id": ActivationNotFound,
+    "early_cancel": EarlyCancelDenied,
 }
 
 _NOT_EXISTS = re.compile(r"request\b.*\bnot\s+exist", re.IGNORECASE)

@@ -14,6 +14,7 @@ from bot.provider import (
     ActivationStatus,
     AlreadyChanged,
     BadStatus,
+    EarlyCancelDenied,
     NoBalance,
     NoNumbers,
     Provider,
@@ -524,6 +525,19 @@ async def test_an_invalid_status_is_bad_status_not_a_missing_request(
     )
     with pytest.raises(BadStatus):
         await provider.finish(TOKEN, "1")
+
+
+async def test_a_cancel_refused_during_the_first_minutes_is_early_cancel_denied(
+    fake: FakeProviderHttp, provider: V2Provider
+) -> None:
+    fake.on(
+        "set-status",
+        json_answer(
+            {"success": False, "error_code": "early_cancel", "error_msg": "Cancel in 60 seconds"}
+        ),
+    )
+    with pytest.raises(EarlyCancelDenied):
+        await provider.cancel(TOKEN, "1")
 
 
 async def test_status_changes_are_not_retried(fake: FakeProviderHttp, provider: V2Provider) -> None:
