@@ -104,16 +104,20 @@ async def serve(state: SandboxState, host: str, port: int) -> None:
         logger.info("SMS-man sandbox stopped")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    state = SandboxState(
+def build_state(args: argparse.Namespace) -> SandboxState:
+    return SandboxState(
         accounts=dict(args.account or [DEFAULT_ACCOUNT]),
         sms_delay=args.sms_delay,
         activation_lifetime=args.lifetime,
         early_cancel_seconds=args.early_cancel,
         seed=args.seed,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    state = build_state(args)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(state, args.host, args.port))
 
