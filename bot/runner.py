@@ -1,0 +1,399 @@
+"""The lifespan of a bot process: Redis, the app, the watcher, updates, graceful shutdown.
+
+`run_bot` is `python -m bot`: Telegram updates (long polling, or a webhook server when
+WEBHOOK_URL is set) and the activation watcher in one process. `run_watcher` is
+`python -m bot watcher`: the watcher alone, for extra processes sharing one Redis.
+
+Shutdown (SIGINT/SIGTERM) runs in this order: stop taking updates, let the handlers already
+running finish, stop the watcher (it finishes the check it is in), acknowledge the handled
+updates, close the Telegram session, the HTTP client and Redis, and stop the embedded Redis
+server last, so nothing is left half-recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import IO, Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import TelegramObject, Update
+from cryptography.fernet import Fernet
+from redis import Redis as SyncRedis
+from redis.exceptions import RedisError
+from yarl import URL
+
+from bot.app import App, create_bot, create_dispatcher, create_redis, open_app
+from bot.config import ConfigError, Settings
+from bot.notify import TelegramNotifier
+from bot.redis_server import RedisServer
+from bot.translation import create_i18n
+from bot.watcher import create_watcher
+from bot.webhook import run_webhook
+from handlers import set_bot_commands
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 30.0
+"""Seconds the handlers already running get to finish once a shutdown starts."""
+
+EMBEDDED_REDIS_DIR = "redis"
+LOCK_FILE = "embedded.lock"
+PORT_FILE = "embedded.port"
+
+
+class StartupError(Exception):
+    """The process cannot start; the message is one line an operator can act on."""
+
+
+# --- Redis: the configured one, or the embedded server ------------------------------------
+
+
+def display_redis_url(url: str) -> str:
+    """The URL without its password, for the log."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return "<unparsable REDIS_URL>"
+    return str(parsed.with_password(None).with_user(None)) if parsed.host else url
+
+
+@contextlib.asynccontextmanager
+async def redis_url_for(settings: Settings) -> AsyncIterator[str]:
+    """REDIS_URL when set; else a real redis-server persisted under DATA_DIR/redis."""
+    if settings.redis_url:
+        logger.info("Redis: using REDIS_URL %s", display_redis_url(settings.redis_url))
+        yield settings.redis_url
+        return
+    async with embedded_redis(settings.data_dir / EMBEDDED_REDIS_DIR) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def embedded_redis(data_dir: Path) -> AsyncIterator[str]:
+    """A real redis-server on 127.0.0.1 with its data (AOF) in `data_dir`, stopped on exit."""
+    server = EmbeddedRedis(data_dir)
+    await asyncio.to_thread(server.start)
+    logger.info(
+        "Redis: REDIS_URL is not set, started the embedded redis-server on 127.0.0.1:%d "
+        "with its data in %s",
+        server.port,
+        data_dir,
+    )
+    try:
+        yield server.url
+    finally:
+        await asyncio.to_thread(server.stop)
+        logger.info("Redis: embedded redis-server stopped, data saved in %s", data_dir)
+
+
+class EmbeddedRedis:
+    """`RedisServer` on `data_dir`, owned by one process at a time.
+
+    A lock file keeps a second process from starting another server on the same files
+    (it is told to use REDIS_URL instead). The port is written next to the data, so a
+    server left running by a process that was killed (-9) is found and shut down (it saves
+    first) before the new one starts on the same data.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server = RedisServer(data_dir=data_dir)
+        self._lock: IO[str] | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def port_file(self) -> Path:
+        return self.data_dir / PORT_FILE
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = self._acquire_lock()
+        try:
+            self._shut_down_orphan()
+            self._server.start()
+            self.port_file.write_text(f"{self._server.port}\n")
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def stop(self) -> None:
+        try:
+            self._server.stop()
+            self.port_file.unlink(missing_ok=True)
+        finally:
+            self._release_lock()
+
+    def _acquire_lock(self) -> IO[str]:
+        path = self.data_dir / LOCK_FILE
+        file = path.open("a")
+        try:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.close()
+            raise StartupError(
+                f"another bot process is using the embedded Redis in {self.data_dir}; to run "
+                "several processes, start a Redis server and give every process its REDIS_URL"
+            ) from None
+        return file
+
+    def _release_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            lock.close()
+
+    def _shut_down_orphan(self) -> None:
+        try:
+            port = int(self.port_file.read_text().strip())
+        except (OSError, ValueError):
+            return
+        client = SyncRedis(host="127.0.0.1", port=port, socket_timeout=5, socket_connect_timeout=1)
+        try:
+            directory = client.config_get("dir").get("dir")
+            if directory is None or Path(directory).resolve() != self.data_dir.resolve():
+                return  # something else listens on that port now
+            logger.warning(
+                "Redis: an embedded redis-server (port %d) was left running on %s by a process "
+                "that did not stop cleanly; shutting it down (it saves first)",
+                port,
+                self.data_dir,
+            )
+            client.shutdown()
+        except RedisError:
+            return
+        finally:
+            client.close()
+
+
+# --- updates in flight --------------------------------------------------------------------
+
+
+class InFlightUpdates:
+    """Outermost update middleware: knows which updates are being handled right now.
+
+    Shutdown waits on `wait_idle()` so no handler is cut off half way, and in polling mode
+    acknowledges `handled_offset()` so a restart does not replay updates already handled.
+    """
+
+    def __init__(self) -> None:
+        self._running: set[int] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._highest = -1
+
+    @classmethod
+    def install(cls, dispatcher: Dispatcher) -> InFlightUpdates:
+        """Register as the first outer middleware, ahead of aiogram's own, so an update
+        counts from the first step of its task (before the FSM middleware reads Redis)."""
+        tracker = cls()
+        manager = dispatcher.update.outer_middleware
+        others = list(manager)
+        for middleware in others:
+            manager.unregister(middleware)
+        manager.register(tracker)
+        for middleware in others:
+            manager.register(middleware)
+        return tracker
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        update_id = event.update_id if isinstance(event, Update) else -1
+        self._running.add(update_id)
+        self._highest = max(self._highest, update_id)
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self._running.discard(update_id)
+            if not self._running:
+                self._idle.set()
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    async def wait_idle(self) -> None:
+        """Return once no update is being handled."""
+        await self._idle.wait()
+
+    def handled_offset(self) -> int | None:
+        """The getUpdates offset that confirms every update handled, and none still running."""
+        if self._highest < 0:
+            return None
+        return min(self._running) if self._running else self._highest + 1
+
+
+# --- the processes ------------------------------------------------------------------------
+
+
+def check_settings(settings: Settings) -> None:
+    """Configuration problems pydantic cannot see, raised as ConfigError."""
+    key = settings.token_encryption_key
+    if key is not None:
+        try:
+            Fernet(key.get_secret_value())
+        except ValueError:
+            raise ConfigError(
+                "TOKEN_ENCRYPTION_KEY: must be 32 url-safe base64-encoded bytes (make one "
+                "with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')"
+            ) from None
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set `stop` (the second one is logged and otherwise ignored)."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            logger.warning("Received %s again: already shutting down", sig.name)
+            return
+        logger.info("Received %s: shutting down", sig.name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+
+
+async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """`python -m bot`: updates and the watcher in one process, until SIGINT/SIGTERM."""
+    await _run(settings, stop, handle_updates=True)
+
+
+async def run_watcher(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """`python -m bot watcher`: only the watcher, on the shared REDIS_URL."""
+    if not settings.redis_url:
+        raise ConfigError(
+            "REDIS_URL is required for `python -m bot watcher`: extra processes share the "
+            "bot's Redis (the embedded one serves a single process)"
+        )
+    await _run(settings, stop, handle_updates=False)
+
+
+async def _run(settings: Settings, stop: asyncio.Event | None, *, handle_updates: bool) -> None:
+    check_settings(settings)
+    if stop is None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+    async with redis_url_for(settings) as redis_url:
+        await check_redis(redis_url)
+        if stop.is_set():
+            return
+        async with open_app(settings, redis_url) as app:
+            await _serve(app, stop, handle_updates=handle_updates)
+
+
+async def check_redis(url: str) -> None:
+    """Fail with one clear line when Redis does not answer."""
+    client = create_redis(url)
+    try:
+        async with asyncio.timeout(10):
+            await client.ping()
+    except (RedisError, OSError, TimeoutError) as error:
+        reason = str(error) or type(error).__name__
+        raise StartupError(f"cannot reach Redis at {display_redis_url(url)}: {reason}") from None
+    finally:
+        await client.aclose()
+
+
+async def _serve(app: App, stop: asyncio.Event, *, handle_updates: bool) -> None:
+    settings = app.settings
+    bot = create_bot(settings)
+    i18n = create_i18n(settings)
+    watcher = create_watcher(app, TelegramNotifier(bot, i18n))
+    stop_watcher = asyncio.Event()
+    watcher_task = asyncio.create_task(watcher.run(stop_watcher), name="watcher")
+    # A watcher that dies takes the process down with it (so a supervisor restarts it).
+    watcher_task.add_done_callback(lambda _: stop.set())
+    logger.info(
+        "Watcher: checking activations every %.1f s (timeout %.0f s)",
+        settings.poll_interval,
+        settings.activation_timeout,
+    )
+    try:
+        if handle_updates:
+            dispatcher = create_dispatcher(app)
+            tracker = InFlightUpdates.install(dispatcher)
+            await set_bot_commands(bot, settings, i18n)
+            if settings.webhook_mode:
+                await run_webhook(app, dispatcher, bot, stop)
+            else:
+                await run_polling(dispatcher, bot, stop)
+            if tracker.running:
+                logger.info("Waiting for %d update(s) still being handled", tracker.running)
+            try:
+                async with asyncio.timeout(SHUTDOWN_GRACE):
+                    await tracker.wait_idle()
+            except TimeoutError:
+                logger.warning(
+                    "%d update(s) still running after %.0f s", tracker.running, SHUTDOWN_GRACE
+                )
+            if not settings.webhook_mode:
+                await acknowledge_updates(bot, tracker.handled_offset())
+        else:
+            logger.info("Watcher-only process: not taking Telegram updates")
+            await stop.wait()
+    finally:
+        stop_watcher.set()
+        try:
+            await watcher_task
+        finally:
+            await bot.session.close()
+    logger.info("Stopped")
+
+
+async def run_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
+    """Long polling until `stop` is set; removes a webhook first (Telegram allows one)."""
+    await bot.delete_webhook(drop_pending_updates=False)
+    allowed_updates = dispatcher.resolve_used_update_types()
+    logger.info("Telegram: long polling for %s", ", ".join(allowed_updates))
+    polling = asyncio.create_task(
+        dispatcher.start_polling(
+            bot,
+            allowed_updates=allowed_updates,
+            handle_signals=False,  # ours set `stop`, which stops the watcher too
+            close_bot_session=False,  # the watcher may still be sending
+        ),
+        name="polling",
+    )
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not polling.done():
+        try:
+            await dispatcher.stop_polling()
+        except RuntimeError:  # stopped before it had started
+            polling.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await polling
+
+
+async def acknowledge_updates(bot: Bot, offset: int | None) -> None:
+    """Confirm the handled updates to Telegram, which otherwise resends the last batch of
+    getUpdates after a restart (aiogram confirms a batch only with the next request)."""
+    if offset is None:
+        return
+    try:
+        async with asyncio.timeout(5):
+            await bot.get_updates(offset=offset, limit=1, timeout=0)
+    except Exception as error:  # best effort: a replayed update is not lost either
+        logger.warning("Could not acknowledge handled updates: %s", type(error).__name__)

@@ -1,0 +1,131 @@
+"""Webhook mode: an aiohttp server Telegram posts updates to, plus `GET /healthz`.
+
+The update route is WEBHOOK_URL's path; aiogram's `SimpleRequestHandler` answers 401 to a
+request without the right `X-Telegram-Bot-Api-Secret-Token` header (WEBHOOK_SECRET).
+`/healthz` answers 200 when Redis answers PING and the provider answers HTTP at all, and
+503 naming the part that failed otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.app import App
+
+logger = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+HEALTH_TIMEOUT = 5.0
+SHUTDOWN_TIMEOUT = 10.0
+"""Seconds aiohttp gives requests in progress when the server stops."""
+
+OK = "ok"
+
+
+class HealthCheck:
+    """What `/healthz` checks: Redis PING and one cheap HTTP request to the provider."""
+
+    def __init__(
+        self, redis: Redis, http: httpx.AsyncClient, provider_url: str, *, timeout: float
+    ) -> None:
+        self._redis = redis
+        self._http = http
+        self._provider_url = provider_url
+        self._timeout = timeout
+
+    async def check(self) -> dict[str, str]:
+        redis, provider = await asyncio.gather(self._check_redis(), self._check_provider())
+        return {"redis": redis, "provider": provider}
+
+    async def _check_redis(self) -> str:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._redis.ping()
+        except TimeoutError:
+            return "no answer to PING"
+        except (RedisError, OSError) as error:
+            return f"unreachable ({type(error).__name__})"
+        return OK
+
+    async def _check_provider(self) -> str:
+        # Any HTTP answer below 500 means the service is up; no token is sent.
+        try:
+            response = await self._http.get(self._provider_url, timeout=self._timeout)
+        except httpx.TimeoutException:
+            return "no answer in time"
+        except (httpx.HTTPError, OSError) as error:
+            return f"unreachable ({type(error).__name__})"
+        if response.status_code >= 500:
+            return f"HTTP {response.status_code}"
+        return OK
+
+    async def handle(self, request: web.Request) -> web.Response:
+        checks = await self.check()
+        healthy = all(result == OK for result in checks.values())
+        body: dict[str, Any] = {"status": OK if healthy else "fail", "checks": checks}
+        return web.json_response(body, status=200 if healthy else 503)
+
+
+def create_webhook_app(
+    dispatcher: Dispatcher, bot: Bot, *, path: str, secret: str, health: HealthCheck
+) -> web.Application:
+    """The aiohttp application: POST `path` → the dispatcher, GET /healthz → `health`."""
+    web_app = web.Application()
+    updates = SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret)
+    # Registered by hand rather than with `updates.register()`, whose shutdown hook would
+    # close the bot's session while the watcher may still be sending.
+    web_app.router.add_post(path, updates.handle)
+    web_app.router.add_get(HEALTH_PATH, health.handle)
+    return web_app
+
+
+def webhook_path(app: App) -> str:
+    url = app.settings.webhook_url
+    return (url.path if url is not None else None) or "/"
+
+
+async def run_webhook(app: App, dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
+    """Serve the webhook until `stop` is set, then stop taking requests."""
+    settings = app.settings
+    if settings.webhook_url is None or settings.webhook_secret is None:
+        raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
+    secret = settings.webhook_secret.get_secret_value()
+    health = HealthCheck(app.redis, app.http, settings.provider_url, timeout=HEALTH_TIMEOUT)
+    web_app = create_webhook_app(
+        dispatcher, bot, path=webhook_path(app), secret=secret, health=health
+    )
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    workflow_data = {"dispatcher": dispatcher, "bots": (bot,), **dispatcher.workflow_data}
+    await dispatcher.emit_startup(bot=bot, **workflow_data)
+    try:
+        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+        await site.start()
+        allowed_updates = dispatcher.resolve_used_update_types()
+        await bot.set_webhook(
+            str(settings.webhook_url), secret_token=secret, allowed_updates=allowed_updates
+        )
+        logger.info(
+            "Telegram: webhook server on %s:%d (path %s, health %s), webhook set to %s for %s",
+            settings.webhook_host,
+            settings.webhook_port,
+            webhook_path(app),
+            HEALTH_PATH,
+            settings.webhook_url,
+            ", ".join(allowed_updates),
+        )
+        await stop.wait()
+    finally:
+        # The webhook stays set: Telegram keeps the updates until the bot is back.
+        await runner.cleanup()
+        await dispatcher.emit_shutdown(bot=bot, **workflow_data)
+        logger.info("Telegram: webhook server stopped")
