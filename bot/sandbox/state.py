@@ -454,10 +454,9 @@ class SandboxState:
         if change is StatusChange.CANCEL or (change is StatusChange.FINISH and not activation.sms):
             if activation.sms:
                 raise CancelRefused
-            if change is StatusChange.CANCEL:
-                wait = activation.created_at + self.config.early_cancel_seconds - now
-                if wait > 0:
-                    raise EarlyCancel(wait)
+            wait = activation.created_at + self.config.early_cancel_seconds - now
+            if wait > 0:
+                raise EarlyCancel(wait)
             self._cancel(activation)
         elif change is StatusChange.FINISH:
             activation.status = ActivationStatus.FINISHED

@@ -483,6 +483,8 @@ async def test_early_cancel_is_refused(api: Api, sandbox: SandboxHandle) -> None
     refused = await api.v2("set-status", request_id=request_id, status="reject")
     assert refused["success"] is False and refused["error_code"] == "early_cancel"
     assert await api.compat("setStatus", id=activation_id, status=8) == "EARLY_CANCEL_DENIED"
+    # finishing before any code is a cancel too
+    assert await api.compat("setStatus", id=activation_id, status=6) == "EARLY_CANCEL_DENIED"
     assert sandbox.balance(SANDBOX_TOKEN) == SANDBOX_BALANCE - 2 * price(sandbox)
     sandbox.advance(121)
     assert (await api.v2("set-status", request_id=request_id, status="reject"))["success"]
