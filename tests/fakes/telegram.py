@@ -786,7 +786,7 @@ class FakeUser:
         return "; ".join(shown[:5]) or "none"
 
     def _describe_wait(self, match: object, timeout: float) -> str:
-        wanted = "any message" if match is None else f"a message matching {match!r}"
+        wanted = "message" if match is None else f"message matching {match!r}"
         seen = [repr(message) for message, _ in self._events[self._cursor :]]
         failures = [
             f"{call.method}: {call.error}"
@@ -795,8 +795,8 @@ class FakeUser:
         ]
         return (
             f"user {self.id} got no {wanted} from the bot within {timeout}s; "
-            f"new since the last action: {seen or 'nothing'}; "
-            f"failed calls to this chat: {failures[-5:] or 'none'}"
+            f"new since the last action: {', '.join(seen) or 'nothing'}; "
+            f"failed calls to this chat: {'; '.join(failures[-5:]) or 'none'}"
         )
 
 
