@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -130,6 +131,22 @@ class Catalog:
         for task in list(self._refreshing):
             task.cancel()
         await asyncio.gather(*self._refreshing, return_exceptions=True)
+
+
+def recent_first(services: Sequence[Service], recent_ids: Sequence[str]) -> list[Service]:
+    """The user's recently used services first (most recent first), then the rest in order."""
+    by_id = {service.id: service for service in services}
+    recent = [by_id[service_id] for service_id in recent_ids if service_id in by_id]
+    seen = {service.id for service in recent}
+    return recent + [service for service in services if service.id not in seen]
+
+
+def matches(query: str, name: str, code: str | None = None) -> bool:
+    """What the user typed finds this name ("tele" finds Telegram) or exact short code ("tg")."""
+    wanted = query.strip().casefold()
+    if not wanted:
+        return True
+    return wanted in name.casefold() or (code is not None and wanted == code.casefold())
 
 
 def _service_rank(service: Service, stock: int) -> tuple[int, int, str]:

@@ -1,0 +1,131 @@
+"""The Telegram side of the watcher's Notifier: push codes and keep number cards current.
+
+Texts are rendered in the language the number was bought in (`record.language`), since
+this runs outside any update. A user who blocked the bot raises RecipientGone; flood
+control (RetryAfter) is waited out a few times; a card the user deleted is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.types import InlineKeyboardMarkup, ReplyParameters
+from aiogram.utils.i18n import I18n
+
+from bot.cards import render_card, render_code_message
+from bot.services.notifications import RecipientGone
+from bot.store.activations import ActivationRecord, ActivationStore
+from bot.translation import translator
+from keyboards.card import card_keyboard
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 4
+MAX_RETRY_AFTER = 60.0  # longer waits are not worth holding the activation's lock for
+_GONE_CHAT = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
+_GONE_MESSAGE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+
+
+class TelegramNotifier:
+    """Implements bot.services.notifications.Notifier.
+
+    `activations` is where a re-sent card's new message id is saved; without it the new id
+    is only set on the record (the caller then saves the record).
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        i18n: I18n,
+        activations: ActivationStore | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._bot = bot
+        self._i18n = i18n
+        self._activations = activations
+        self._sleep = sleep
+        self._clock = clock
+
+    async def code_received(self, record: ActivationRecord, code: str) -> None:
+        """A new message with the code (the phone notifies), then the card is updated."""
+        _ = translator(self._i18n, record.language)
+        reply = (
+            ReplyParameters(message_id=record.message_id, allow_sending_without_reply=True)
+            if record.message_id is not None
+            else None
+        )
+        await self._call(
+            lambda: self._bot.send_message(
+                record.chat_id, render_code_message(record, code, _), reply_parameters=reply
+            )
+        )
+        await self.card_changed(record)
+
+    async def card_changed(self, record: ActivationRecord) -> None:
+        """Edit the card; a card that is gone is sent again and its new id saved."""
+        _ = translator(self._i18n, record.language)
+        text = render_card(record, _, self._clock())
+        markup = card_keyboard(record, _)
+        if record.message_id is not None and await self._edit(record, text, markup):
+            return
+        sent = await self._call(
+            lambda: self._bot.send_message(record.chat_id, text, reply_markup=markup)
+        )
+        record.message_id = sent.message_id
+        if self._activations is not None:
+            await self._activations.save_keeping_expiry(record)
+
+    async def _edit(
+        self, record: ActivationRecord, text: str, markup: InlineKeyboardMarkup | None
+    ) -> bool:
+        """True when the card shows `text`; False when the card message is gone."""
+        assert record.message_id is not None
+        message_id = record.message_id
+        try:
+            await self._call(
+                lambda: self._bot.edit_message_text(
+                    text=text, chat_id=record.chat_id, message_id=message_id, reply_markup=markup
+                )
+            )
+        except TelegramBadRequest as error:
+            description = error.message.lower()
+            if "message is not modified" in description:
+                return True
+            if any(part in description for part in _GONE_MESSAGE):
+                logger.info("The card of %s is gone; sending a new one", record.key)
+                return False
+            raise
+        return True
+
+    async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
+        """Make one Bot API call, waiting out flood control a few times."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await request()
+            except TelegramRetryAfter as error:
+                if attempt == MAX_ATTEMPTS or error.retry_after > MAX_RETRY_AFTER:
+                    raise
+                logger.warning("Flood control: waiting %s s", error.retry_after)
+                await self._sleep(error.retry_after)
+            except TelegramForbiddenError as error:
+                raise RecipientGone(str(error)) from error
+            except (TelegramBadRequest, TelegramNotFound) as error:
+                if any(part in error.message.lower() for part in _GONE_CHAT):
+                    raise RecipientGone(str(error)) from error
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover

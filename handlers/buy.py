@@ -1,0 +1,330 @@
+"""Buying a number: service → country → confirmation → the number card.
+
+The confirmation card is the message that becomes the number card, so its id is known
+before buying and is recorded with the activation (the watcher edits it later).
+"""
+
+from __future__ import annotations
+
+import time
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.cards import render_card, render_quote
+from bot.provider.errors import ProviderUnavailable
+from bot.services.activations import ActivationService
+from bot.services.catalog import Catalog, matches, recent_first
+from bot.services.errors import AlreadyBought, NoToken, UnknownChoice
+from bot.services.purchase import PurchaseService
+from bot.services.tokens import TokenService
+from bot.store.users import UserStore
+from handlers.explain import EXPECTED_ERRORS, explain, explain_unknown_purchase
+from handlers.replies import edit_message, show
+from handlers.start import ask_for_token_text
+from handlers.states import BuyForm, TokenForm
+from keyboards.buy import (
+    COUNTRIES_PER_PAGE,
+    SERVICES_PER_PAGE,
+    after_failed_buy,
+    confirm_keyboard,
+    countries_keyboard,
+    services_keyboard,
+)
+from keyboards.callbacks import (
+    BuyCallback,
+    CountryPage,
+    CountryPick,
+    MenuAction,
+    MenuCallback,
+    ServicePage,
+    ServicePick,
+)
+from keyboards.card import card_keyboard
+from keyboards.menu import back_to_menu
+from keyboards.pagination import paginate
+
+Event = Message | CallbackQuery
+
+
+# --- services ------------------------------------------------------------------------------
+
+
+async def start_buying(
+    event: Event, state: FSMContext, tokens: TokenService, catalog: Catalog, users: UserStore
+) -> None:
+    await state.set_state(BuyForm.choosing_service)
+    await state.update_data(service_query="")
+    await show_services(event, state, tokens, catalog, users, page=0)
+
+
+async def services_page(
+    callback: CallbackQuery,
+    callback_data: ServicePage,
+    state: FSMContext,
+    tokens: TokenService,
+    catalog: Catalog,
+    users: UserStore,
+) -> None:
+    await state.set_state(BuyForm.choosing_service)
+    await show_services(callback, state, tokens, catalog, users, page=callback_data.page)
+
+
+async def search_services(
+    message: Message, state: FSMContext, tokens: TokenService, catalog: Catalog, users: UserStore
+) -> None:
+    assert message.text is not None
+    await state.update_data(service_query=message.text.strip()[:64])
+    await show_services(message, state, tokens, catalog, users, page=0)
+
+
+async def show_services(
+    event: Event,
+    state: FSMContext,
+    tokens: TokenService,
+    catalog: Catalog,
+    users: UserStore,
+    page: int,
+) -> None:
+    user_id = _user_id(event)
+    try:
+        token = await tokens.require_token(user_id)
+        services = recent_first(await catalog.services(token), await users.recent_services(user_id))
+    except NoToken:
+        await _ask_for_token(event, state)
+        return
+    except EXPECTED_ERRORS as error:
+        await show(event, explain(error), back_to_menu(_))
+        return
+    query = str((await state.get_data()).get("service_query") or "")
+    found = [s for s in services if matches(query, s.name, s.code)]
+    if not found:
+        text = _("🔍 No service matches “{query}”. Type another name, or see all services.")
+        await show(
+            event,
+            text.format(query=escape(query)),
+            services_keyboard(paginate([], 0, 1), _, filtered=True),
+        )
+        return
+    if query:
+        text = _("🔍 Services matching “{query}”. Choose one, or type another name.").format(
+            query=escape(query)
+        )
+    else:
+        text = _(
+            "🛒 Choose a service. The ones you used recently come first.\n"
+            "Type a name to search, for example “tele”."
+        )
+    await show(
+        event,
+        text,
+        services_keyboard(paginate(found, page, SERVICES_PER_PAGE), _, filtered=bool(query)),
+    )
+
+
+# --- countries -----------------------------------------------------------------------------
+
+
+async def pick_service(
+    callback: CallbackQuery,
+    callback_data: ServicePick,
+    state: FSMContext,
+    tokens: TokenService,
+    catalog: Catalog,
+) -> None:
+    await _open_countries(callback, state, callback_data.service_id)
+    await show_countries(callback, state, tokens, catalog, callback_data.service_id, page=0)
+
+
+async def countries_page(
+    callback: CallbackQuery,
+    callback_data: CountryPage,
+    state: FSMContext,
+    tokens: TokenService,
+    catalog: Catalog,
+) -> None:
+    data = await state.get_data()
+    if data.get("service_id") != callback_data.service_id:
+        await _open_countries(callback, state, callback_data.service_id)
+    else:
+        await state.set_state(BuyForm.choosing_country)
+    await show_countries(
+        callback, state, tokens, catalog, callback_data.service_id, page=callback_data.page
+    )
+
+
+async def search_countries(
+    message: Message, state: FSMContext, tokens: TokenService, catalog: Catalog
+) -> None:
+    assert message.text is not None
+    data = await state.get_data()
+    await state.update_data(country_query=message.text.strip()[:64])
+    await show_countries(message, state, tokens, catalog, str(data.get("service_id")), page=0)
+
+
+async def _open_countries(callback: CallbackQuery, state: FSMContext, service_id: str) -> None:
+    await state.set_state(BuyForm.choosing_country)
+    await state.update_data(service_id=service_id, country_query="")
+
+
+async def show_countries(
+    event: Event,
+    state: FSMContext,
+    tokens: TokenService,
+    catalog: Catalog,
+    service_id: str,
+    page: int,
+) -> None:
+    try:
+        token = await tokens.require_token(_user_id(event))
+        service = await catalog.service(token, service_id)
+        if service is None:
+            raise UnknownChoice
+        offers = [o for o in await catalog.offers_for_service(token, service_id) if o.stock > 0]
+    except NoToken:
+        await _ask_for_token(event, state)
+        return
+    except EXPECTED_ERRORS as error:
+        await show(event, explain(error), back_to_menu(_))
+        return
+    query = str((await state.get_data()).get("country_query") or "")
+    found = [o for o in offers if matches(query, o.country.name, o.country.iso)]
+    name = escape(service.name)
+    if not offers:
+        text = _("😔 No numbers for {service} right now. Try later or choose another service.")
+    elif not found:
+        text = _("🔍 No country matches “{query}” for {service}. Type another name.")
+    elif query:
+        text = _(
+            "🔍 {service}: countries matching “{query}”. "
+            "Price and numbers in stock are on the buttons."
+        )
+    else:
+        text = _(
+            "{service}: choose a country. Price and numbers in stock are on the buttons; "
+            "the cheapest come first.\nType a name to search, for example “ind”."
+        )
+    await show(
+        event,
+        text.format(service=name, query=escape(query)),
+        countries_keyboard(
+            service_id, paginate(found, page, COUNTRIES_PER_PAGE), _, filtered=bool(query)
+        ),
+    )
+
+
+# --- confirmation and buying ---------------------------------------------------------------
+
+
+async def confirm(
+    callback: CallbackQuery,
+    callback_data: CountryPick,
+    state: FSMContext,
+    purchase: PurchaseService,
+) -> None:
+    """A fresh price, stock and balance; ✅ Buy only when the number can be bought."""
+    try:
+        quote = await purchase.quote(
+            callback.from_user.id, callback_data.service_id, callback_data.country_id
+        )
+    except NoToken:
+        await _ask_for_token(callback, state)
+        return
+    except EXPECTED_ERRORS as error:
+        await show(
+            callback, explain(error), after_failed_buy(_, service_id=callback_data.service_id)
+        )
+        return
+    await state.set_state(None)  # typing no longer searches; the ids stay for "back"
+    await state.update_data(
+        quote={
+            "nonce": quote.nonce,
+            "service_id": callback_data.service_id,
+            "country_id": callback_data.country_id,
+        }
+    )
+    await show(callback, render_quote(quote, _), confirm_keyboard(quote, _))
+
+
+async def buy(
+    callback: CallbackQuery,
+    callback_data: BuyCallback,
+    state: FSMContext,
+    purchase: PurchaseService,
+    activation_service: ActivationService,
+    i18n: I18n,
+    callback_answer: CallbackAnswer,
+) -> None:
+    message = callback.message
+    if not isinstance(message, Message):
+        callback_answer.text = explain(UnknownChoice())
+        return
+    user_id = callback.from_user.id
+    quoted = (await state.get_data()).get("quote") or {}
+    if quoted.get("nonce") != callback_data.nonce:
+        quoted = {}
+    await edit_message(message, _("⏳ Buying the number…"))
+    try:
+        record = await purchase.buy(
+            user_id, message.chat.id, message.message_id, callback_data.nonce, i18n.current_locale
+        )
+    except AlreadyBought as error:
+        if error.activation_key is None:
+            callback_answer.text = _("Already buying this number, one moment…")
+            return
+        record = await activation_service.owned(user_id, error.activation_key)
+        callback_answer.text = _("You have already bought this number: here it is.")
+    except ProviderUnavailable:
+        await edit_message(message, explain_unknown_purchase(), back_to_menu(_))
+        return
+    except EXPECTED_ERRORS as error:
+        await edit_message(
+            message,
+            explain(error),
+            after_failed_buy(
+                _, service_id=quoted.get("service_id"), country_id=quoted.get("country_id")
+            ),
+        )
+        return
+    else:
+        callback_answer.text = _("Number bought! Waiting for the SMS.")
+        await state.clear()
+    await edit_message(message, render_card(record, _, time.time()), card_keyboard(record, _))
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+async def _ask_for_token(event: Event, state: FSMContext) -> None:
+    await state.set_state(TokenForm.waiting_token)
+    await show(event, ask_for_token_text(), back_to_menu(_))
+
+
+def _user_id(event: Event) -> int:
+    user = event.from_user
+    assert user is not None
+    return user.id
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(start_buying, Command("buy"))
+    router.callback_query.register(start_buying, MenuCallback.filter(F.action == MenuAction.BUY))
+    router.callback_query.register(services_page, ServicePage.filter())
+    router.message.register(
+        search_services, BuyForm.choosing_service, F.text, ~F.text.startswith("/")
+    )
+    router.callback_query.register(pick_service, ServicePick.filter())
+    router.callback_query.register(countries_page, CountryPage.filter())
+    router.message.register(
+        search_countries, BuyForm.choosing_country, F.text, ~F.text.startswith("/")
+    )
+    router.callback_query.register(confirm, CountryPick.filter())
+    router.callback_query.register(buy, BuyCallback.filter())
+    return router

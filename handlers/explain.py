@@ -1,0 +1,102 @@
+"""What to tell the user when a use case or the provider refuses: one translated sentence."""
+
+from __future__ import annotations
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.cards import format_money
+from bot.provider.errors import (
+    ActivationNotFound,
+    Banned,
+    NoBalance,
+    NoNumbers,
+    PriceTooHigh,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    WrongToken,
+)
+from bot.services.errors import (
+    ActivationClosed,
+    AlreadyBought,
+    Busy,
+    CancelTooEarly,
+    CodeAlreadyReceived,
+    InsufficientBalance,
+    InvalidTokenFormat,
+    NoCodeYet,
+    NoToken,
+    NotYourActivation,
+    QuoteExpired,
+    ServiceError,
+    UnknownChoice,
+)
+from bot.store.crypto import KeyMismatch
+
+# What handlers expect from the layers below and explain instead of crashing.
+EXPECTED_ERRORS = (ServiceError, ProviderError, KeyMismatch)
+
+
+def explain(error: Exception) -> str:
+    """A short message (it also fits a callback alert) saying what happened and what to do."""
+    match error:
+        case NoToken():
+            return _("You have no SMS-man API token set yet. Send /token to set it.")
+        case InvalidTokenFormat():
+            return _(
+                "That does not look like an SMS-man API token. Copy it from sms-man.com → "
+                "Profile → API and send it again."
+            )
+        case WrongToken() | KeyMismatch():
+            return _("SMS-man does not accept your token. Check it and set it again with /token.")
+        case InsufficientBalance():
+            return _(
+                "Your balance {balance} is less than the price {price}. Top it up first."
+            ).format(balance=format_money(error.balance), price=format_money(error.price))
+        case NoBalance():
+            return _("Not enough money on your SMS-man balance for this number. Top it up first.")
+        case NoNumbers():
+            return _("No numbers left for this service in this country. Try another country.")
+        case PriceTooHigh():
+            return _("The price has just gone up. Check the new price before buying.")
+        case Banned():
+            return _("SMS-man has blocked your account. Contact SMS-man support.")
+        case ProviderUnavailable() | RateLimited():
+            return _("SMS-man is not answering right now. Please try again in a minute.")
+        case ActivationNotFound():
+            return _("SMS-man no longer knows this number.")
+        case ProviderError():
+            return _("SMS-man refused the request. Please try again later.")
+        case Busy():
+            return _("Still working on your previous tap. Try again in a moment.")
+        case AlreadyBought():
+            return _("This purchase is already being processed.")
+        case QuoteExpired():
+            return _("This confirmation is too old. Please choose the number again.")
+        case UnknownChoice():
+            return _("This service or country is no longer offered. Please choose again.")
+        case NotYourActivation():
+            return _("This button is not for you. Your numbers are in /numbers.")
+        case ActivationClosed():
+            return _("This number is already closed.")
+        case CodeAlreadyReceived():
+            return _(
+                "A code has already arrived, so the number is paid for and cannot be cancelled."
+            )
+        case NoCodeYet():
+            return _("No code has arrived yet.")
+        case CancelTooEarly():
+            return _(
+                "SMS-man allows cancelling a little later: try again in about {seconds} s."
+            ).format(seconds=error.retry_in)
+    return _("Something went wrong. Please try again.")
+
+
+def explain_unknown_purchase() -> str:
+    """After a timeout or server error on buying nobody knows whether the number was bought."""
+    return _(
+        "SMS-man did not answer in time, so it is not known whether the number was bought. "
+        "If it was, it shows up in your history on sms-man.com; nobody uses it, so it expires "
+        "and the money returns to your balance automatically. Check /balance before trying "
+        "again."
+    )

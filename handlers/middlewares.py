@@ -1,0 +1,121 @@
+"""Middlewares: who the user is, which language they read, and how fast they may tap.
+
+Order (set up in handlers/__init__.py): UserRegistration (outer, every update) →
+UserI18nMiddleware (outer, every event) → CallbackAnswerMiddleware → CallbackThrottle and
+CommandResetsState (inner, only when a handler matched).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, TelegramObject, User
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18nMiddleware
+from aiogram.utils.i18n import gettext as _
+
+from bot.store.users import UserStore
+from bot.translation import supported_language
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class UserRegistration(BaseMiddleware):
+    """Remember every user who talks to the bot (for /stats and /balances)."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        users: UserStore = data["users"]
+        if user is not None and not user.is_bot:
+            data["first_visit"] = await users.register(user.id)
+        return await handler(event, data)
+
+
+class UserI18nMiddleware(I18nMiddleware):
+    """The language the user chose with /language, else their Telegram client's, else the
+    configured default."""
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user: User | None = data.get("event_from_user")
+        if user is None:
+            return self.i18n.default_locale
+        users: UserStore = data["users"]
+        stored = await users.get_language(user.id)
+        if stored in self.i18n.available_locales:
+            return stored
+        from_client = supported_language(user.language_code)
+        if from_client in self.i18n.available_locales:
+            return from_client
+        return self.i18n.default_locale
+
+
+class CallbackThrottle(BaseMiddleware):
+    """At most `rate` button taps per `per` seconds per user; the excess is answered with
+    "slow down" and never reaches a handler (so never the provider).
+
+    Kept in memory: taps of one user reach one bot process (polling, or one webhook server).
+    """
+
+    def __init__(
+        self, rate: int = 3, per: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rate = rate
+        self._per = per
+        self._clock = clock
+        self._taps: dict[int, deque[float]] = {}
+        self._calls = 0
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if not isinstance(event, CallbackQuery) or user is None:
+            return await handler(event, data)
+        if not self._allow(user.id):
+            answer: CallbackAnswer | None = data.get("callback_answer")
+            text = _("Slow down a little, please: one tap is enough.")
+            if answer is not None:
+                answer.text = text
+            else:
+                await event.answer(text)
+            return None
+        return await handler(event, data)
+
+    def _allow(self, user_id: int) -> bool:
+        now = self._clock()
+        self._forget_idle(now)
+        taps = self._taps.setdefault(user_id, deque())
+        while taps and now - taps[0] >= self._per:
+            taps.popleft()
+        if len(taps) >= self._rate:
+            return False
+        taps.append(now)
+        return True
+
+    def _forget_idle(self, now: float) -> None:
+        self._calls += 1
+        if self._calls % 1000:
+            return
+        for user_id in [
+            u for u, taps in self._taps.items() if not taps or now - taps[-1] > self._per
+        ]:
+            del self._taps[user_id]
+
+
+class CommandResetsState(BaseMiddleware):
+    """A command starts over: it ends whatever the user was typing into (token, search)."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        state: FSMContext | None = data.get("state")
+        if (
+            isinstance(event, Message)
+            and event.text is not None
+            and event.text.startswith("/")
+            and state is not None
+            and await state.get_state() is not None
+        ):
+            await state.clear()
+        return await handler(event, data)

@@ -1,0 +1,113 @@
+"""Keyboards of the buying flow: services, countries, the confirmation card."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.cards import format_money
+from bot.provider.models import Service
+from bot.services.catalog import CountryOffer
+from bot.services.purchase import Quote
+from bot.translation import Translate
+from keyboards.callbacks import (
+    BuyCallback,
+    CountryPage,
+    CountryPick,
+    MenuAction,
+    MenuCallback,
+    ServicePage,
+    ServicePick,
+)
+from keyboards.pagination import Page, navigation_row
+
+SERVICES_PER_PAGE = 16  # two columns
+COUNTRIES_PER_PAGE = 10  # one column: flag, name, price and stock need the width
+
+
+def _button(text: str, callback_data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=callback_data.pack())
+
+
+def services_keyboard(
+    page: Page[Service], _: Translate, *, filtered: bool = False
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for service in page.items:
+        builder.button(text=service.name, callback_data=ServicePick(service_id=service.id))
+    builder.adjust(2)
+    builder.row(*navigation_row(page, lambda n: ServicePage(page=n).pack(), _))
+    if filtered:
+        builder.row(_button(_("🔍 All services"), MenuCallback(action=MenuAction.BUY)))
+    builder.row(_button(_("‹ Menu"), MenuCallback(action=MenuAction.MAIN)))
+    return builder.as_markup()
+
+
+def country_label(offer: CountryOffer, _: Translate) -> str:
+    return _("{flag} {country} · {price} · {stock} pcs").format(
+        flag=offer.country.flag,
+        country=offer.country.name,
+        price=format_money(offer.price),
+        stock=offer.stock,
+    )
+
+
+def countries_keyboard(
+    service_id: str, page: Page[CountryOffer], _: Translate, *, filtered: bool = False
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for offer in page.items:
+        builder.button(
+            text=country_label(offer, _),
+            callback_data=CountryPick(service_id=service_id, country_id=offer.country.id),
+        )
+    builder.adjust(1)
+    builder.row(
+        *navigation_row(page, lambda n: CountryPage(service_id=service_id, page=n).pack(), _)
+    )
+    if filtered:
+        builder.row(_button(_("🔍 All countries"), ServicePick(service_id=service_id)))
+    builder.row(_button(_("‹ Back to services"), ServicePage(page=0)))
+    return builder.as_markup()
+
+
+def confirm_keyboard(quote: Quote, _: Translate) -> InlineKeyboardMarkup:
+    """✅ Buy only when the number can be bought; the button carries the quote's nonce."""
+    builder = InlineKeyboardBuilder()
+    if quote.affordable and quote.stock > 0:
+        builder.button(
+            text=_("✅ Buy for {price}").format(price=format_money(quote.price)),
+            callback_data=BuyCallback(nonce=quote.nonce),
+        )
+    else:
+        builder.button(
+            text=_("🔄 Check again"),
+            callback_data=CountryPick(service_id=quote.service.id, country_id=quote.country.id),
+        )
+    builder.button(
+        text=_("‹ Back to countries"),
+        callback_data=CountryPage(service_id=quote.service.id, page=0),
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def after_failed_buy(
+    _: Translate, *, service_id: str | None = None, country_id: str | None = None
+) -> InlineKeyboardMarkup:
+    """Ways on after a purchase that did not happen: try again, other countries, menu."""
+    builder = InlineKeyboardBuilder()
+    if service_id is not None and country_id is not None:
+        builder.button(
+            text=_("🔄 Check again"),
+            callback_data=CountryPick(service_id=service_id, country_id=country_id),
+        )
+    if service_id is not None:
+        builder.button(
+            text=_("‹ Back to countries"),
+            callback_data=CountryPage(service_id=service_id, page=0),
+        )
+    builder.button(text=_("‹ Menu"), callback_data=MenuCallback(action=MenuAction.MAIN))
+    builder.adjust(1)
+    return builder.as_markup()
