@@ -10,12 +10,13 @@ HTML that Telegram cannot parse, text over 4096 characters, callback data over 6
 than 100 inline buttons, edits that change nothing, answers to expired callback queries,
 messages to chats the bot cannot reach, two pollers at once, getUpdates while a webhook is set.
 
+getUpdates is Telegram's: real long polling, updates sent again until confirmed with `offset`,
+and a new poll ends a pending one with 409 Conflict, so of two bot processes polling one fake
+only the one holding the poll gets an update (and the other sees the conflict in its log).
+
 Deviations from Telegram, all on purpose:
 - a `&` that starts no HTML entity is rejected (Telegram shows it as is), because in a bot that
   builds HTML it means something went out unescaped; `reject_bare_ampersand=False` turns it off;
-- an update handed out by getUpdates is not handed out again, even before it is confirmed with
-  `offset`, so that two bot processes polling one fake never both handle an update (Telegram
-  re-sends unconfirmed updates; the fake only does when writing the response failed);
 - only the methods a text bot uses are implemented; other real methods answer 501 naming the
   method (aiogram raises TelegramServerError), unknown ones 404 like Telegram.
 
@@ -314,9 +315,7 @@ class ApiCall:
 @dataclass
 class _PendingUpdate:
     update_id: int
-    kind: str
     data: dict[str, Any]
-    leased: bool = False
 
 
 @dataclass
@@ -1041,7 +1040,7 @@ class FakeTelegram:
         update_id = self._take_update_id()
         update: dict[str, Any] = {"update_id": update_id, kind: payload}
         if self._allows(kind):
-            self._updates.append(_PendingUpdate(update_id, kind, update))
+            self._updates.append(_PendingUpdate(update_id, update))
         else:
             self.dropped_updates.append(update)
         self._notify()
@@ -1100,8 +1099,9 @@ class FakeTelegram:
             if token != self.token:
                 raise TelegramError(401, UNAUTHORIZED)
             if canonical == "getUpdates":
-                return await self._serve_updates(request, call, params)
-            result = await self._execute(canonical, params)
+                result = await self._get_updates(params)
+            else:
+                result = await self._execute(canonical, params)
         except TelegramError as error:
             return self._answer_error(call, error)
         return self._answer(call, result)
@@ -1138,29 +1138,9 @@ class FakeTelegram:
 
     # ----------------------------------------------------------------- getUpdates
 
-    async def _serve_updates(
-        self, request: web.Request, call: ApiCall, params: _Params
-    ) -> web.StreamResponse:
-        batch = await self._collect_updates(params)
-        result = [update.data for update in batch]
-        for update in batch:
-            update.leased = True
-        response = web.json_response({"ok": True, "result": result})
-        try:
-            await response.prepare(request)
-            await response.write_eof()
-        except BaseException:
-            # The poller is gone: the updates stay for the next one.
-            for update in batch:
-                update.leased = False
-            call.status, call.error = 499, "the poller hung up before the answer"
-            self._notify()
-            raise
-        call.status, call.result = 200, result
-        self._notify()
-        return response
-
-    async def _collect_updates(self, params: _Params) -> list[_PendingUpdate]:
+    async def _get_updates(self, params: _Params) -> list[dict[str, Any]]:
+        """Telegram's getUpdates: unconfirmed updates from the oldest, held up to `timeout`
+        seconds when there are none; a newer poll ends an older one with 409."""
         if self._webhook is not None:
             raise TelegramError(409, WEBHOOK_IS_ACTIVE)
         offset = params.integer("offset") or 0
@@ -1187,7 +1167,7 @@ class FakeTelegram:
                     raise TelegramError(409, WEBHOOK_IS_ACTIVE)
                 if self._closing:
                     return []
-                batch = [update for update in self._updates if not update.leased][:limit]
+                batch = [update.data for update in self._updates[:limit]]
                 remaining = deadline - asyncio.get_running_loop().time()
                 if batch or remaining <= 0:
                     return batch
@@ -1259,11 +1239,10 @@ class FakeTelegram:
             webhook = self._webhook
             if webhook is None or self._closing:
                 return
-            update = next((update for update in self._updates if not update.leased), None)
-            if update is None:
+            if not self._updates:
                 await self._wait_for_change(None)
                 continue
-            update.leased = True
+            update = self._updates[0]
             failure: str | None = None
             body, content_type = b"", ""
             try:
@@ -1277,7 +1256,6 @@ class FakeTelegram:
                     if not 200 <= status < 300:
                         failure = f"Wrong response from the webhook: {status}"
             finally:
-                update.leased = False
                 if failure is None and update in self._updates:
                     self._updates.remove(update)
                 self._notify()

@@ -210,40 +210,43 @@ async def test_long_polling_holds_the_request_until_an_update_arrives(
     assert fake_telegram.pending_updates == []
 
 
-async def test_a_second_poller_terminates_the_first_with_409(
-    fake_telegram: FakeTelegram, bot: Bot
+async def test_a_second_poller_terminates_the_first_and_gets_the_update(
+    fake_telegram: FakeTelegram, bot: Bot, user: FakeUser
 ) -> None:
     other = make_bot(fake_telegram)
     try:
         first = asyncio.create_task(bot.get_updates(timeout=30))
         await fake_telegram.wait_until(polls_waiting(fake_telegram))
-
-        assert await other.get_updates(timeout=0) == []
+        second = asyncio.create_task(other.get_updates(timeout=30))
 
         with pytest.raises(TelegramConflictError) as conflict:
             await first
-        assert conflict.value.message == (
-            "Conflict: terminated by other getUpdates request; "
-            "make sure that only one bot instance is running"
-        )
+        await user.send("for whoever polls now")
+        (update,) = await second
     finally:
         await other.session.close()
 
+    assert conflict.value.message == (
+        "Conflict: terminated by other getUpdates request; "
+        "make sure that only one bot instance is running"
+    )
+    assert update.message is not None
+    assert update.message.text == "for whoever polls now"
 
-async def test_each_update_goes_to_one_poller_only(
+
+async def test_updates_come_again_until_confirmed_with_offset(
     fake_telegram: FakeTelegram, bot: Bot, user: FakeUser
 ) -> None:
-    other = make_bot(fake_telegram)
-    try:
-        await user.send("once")
+    await user.send("first")
+    await user.send("second")
 
-        got = await bot.get_updates(timeout=0)
-        also_got = await other.get_updates(timeout=0)
+    (once,) = await bot.get_updates(timeout=0, limit=1)
+    again = await bot.get_updates(timeout=0)
+    rest = await bot.get_updates(offset=once.update_id + 1, timeout=0)
 
-        assert [update.message.text for update in got if update.message] == ["once"]
-        assert also_got == []
-    finally:
-        await other.session.close()
+    assert [update.update_id for update in again] == [once.update_id, once.update_id + 1]
+    assert [update.message.text for update in rest if update.message] == ["second"]
+    assert len(fake_telegram.pending_updates) == 1
 
 
 async def test_updates_of_kinds_the_bot_did_not_ask_for_are_dropped(
