@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 def describe(error: BaseException) -> str:
     """The error for the log. Only our own errors keep their message: other messages can
     quote input (a token pasted by the user), so they are reduced to the type and traceback."""
-    if isinstance(error, EXPECTED_ERRORS | TelegramAPIError):
+    if isinstance(error, (*EXPECTED_ERRORS, TelegramAPIError)):
         head = f"{type(error).__name__}: {error}"
     else:
         head = type(error).__name__

@@ -66,7 +66,7 @@ class CallbackThrottle(BaseMiddleware):
     ) -> None:
         self._rate = rate
         self._per = per
-        self._clock = clock
+        self.clock = clock
         self._taps: dict[int, deque[float]] = {}
         self._calls = 0
 
@@ -85,7 +85,7 @@ class CallbackThrottle(BaseMiddleware):
         return await handler(event, data)
 
     def _allow(self, user_id: int) -> bool:
-        now = self._clock()
+        now = self.clock()
         self._forget_idle(now)
         taps = self._taps.setdefault(user_id, deque())
         while taps and now - taps[0] >= self._per:
