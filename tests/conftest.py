@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.sandbox",
     "tests.fixtures.telegram",
+    "tests.fixtures.bot",
 ]
