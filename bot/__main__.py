@@ -7,12 +7,8 @@ import asyncio
 import logging
 import sys
 
-from aiogram.exceptions import TelegramUnauthorizedError
-
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
-from bot.runner import StartupError, run_bot, run_watcher
-from bot.store.crypto import KeyMismatch
 
 logger = logging.getLogger("bot")
 
@@ -68,11 +64,24 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as error:
         return fail(str(error), EXIT_CONFIG)
-    configure_logging(settings.log_level, secrets=secrets_of(settings))
+    return run(settings, watcher_only=args.command == "watcher")
 
-    run = run_watcher if args.command == "watcher" else run_bot
+
+def run(settings: Settings, *, watcher_only: bool) -> int:
+    """Run the process; its exit code. Imported here, not at the top: aiogram takes seconds
+    to import, and `--help` or a missing variable should answer at once."""
+    from aiogram.exceptions import TelegramUnauthorizedError
+
+    from bot.runner import StartupError, check_settings, run_bot, run_watcher
+    from bot.store.crypto import KeyMismatch
+
     try:
-        asyncio.run(run(settings))
+        check_settings(settings)
+    except ConfigError as error:
+        return fail(str(error), EXIT_CONFIG)
+    configure_logging(settings.log_level, secrets=secrets_of(settings))
+    try:
+        asyncio.run(run_watcher(settings) if watcher_only else run_bot(settings))
     except ConfigError as error:
         return fail(str(error), EXIT_CONFIG)
     except KeyMismatch:

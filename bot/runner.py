@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import TelegramObject, Update
+from aiogram.utils.token import TokenValidationError, validate_token
 from cryptography.fernet import Fernet
 from redis import Redis as SyncRedis
 from redis.exceptions import RedisError
@@ -244,7 +245,17 @@ class InFlightUpdates:
 
 
 def check_settings(settings: Settings) -> None:
-    """Configuration problems pydantic cannot see, raised as ConfigError."""
+    """Configuration problems pydantic does not catch, raised as ConfigError."""
+    token = settings.bot_token.get_secret_value()
+    if not token:
+        raise ConfigError("BOT_TOKEN is required but not set (get one from @BotFather)")
+    try:
+        validate_token(token)
+    except TokenValidationError:
+        raise ConfigError(
+            "BOT_TOKEN: not a bot token (expected digits, a colon and letters, "
+            "as @BotFather gives it)"
+        ) from None
     key = settings.token_encryption_key
     if key is not None:
         try:
@@ -317,7 +328,7 @@ async def _serve(app: App, stop: asyncio.Event, *, handle_updates: bool) -> None
     settings = app.settings
     bot = create_bot(settings)
     i18n = create_i18n(settings)
-    watcher = create_watcher(app, TelegramNotifier(bot, i18n))
+    watcher = create_watcher(app, TelegramNotifier(bot, i18n, app.activations))
     stop_watcher = asyncio.Event()
     watcher_task = asyncio.create_task(watcher.run(stop_watcher), name="watcher")
     # A watcher that dies takes the process down with it (so a supervisor restarts it).

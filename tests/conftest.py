@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.sandbox",
     "tests.fixtures.telegram",
+    "tests.fixtures.e2e",
     "tests.fixtures.bot",
 ]

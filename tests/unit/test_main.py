@@ -1,0 +1,271 @@
+"""The process entry point and its pieces that need no Telegram: arguments, configuration
+errors, redacted logging, the embedded Redis, updates in flight, the documented variables."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram.types import Update
+from redis import Redis
+from redis.exceptions import RedisError
+
+from bot.__main__ import main, parse_args
+from bot.config import Settings
+from bot.logs import RedactingFormatter, configure_logging
+from bot.redis_server import RedisServer
+from bot.runner import EmbeddedRedis, InFlightUpdates, StartupError, display_redis_url
+
+ROOT = Path(__file__).resolve().parents[2]
+BOT_TOKEN = "123456:AAHfake-token_value"
+VARIABLES = sorted(name.upper() for name in Settings.model_fields)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No bot variable in the environment and a working directory without a .env."""
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_commands() -> None:
+    assert parse_args([]).command == "bot"
+    assert parse_args(["watcher"]).command == "watcher"
+
+
+def test_help_names_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "python -m bot watcher" in out
+    assert "REDIS_URL" in out
+
+
+def test_unknown_command_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["serve"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "BOT_TOKEN"),
+        ({"BOT_TOKEN": ""}, "BOT_TOKEN"),
+        ({"BOT_TOKEN": "not a token"}, "BOT_TOKEN"),
+        ({"BOT_TOKEN": BOT_TOKEN, "POLL_INTERVAL": "0"}, "POLL_INTERVAL"),
+        ({"BOT_TOKEN": BOT_TOKEN, "WEBHOOK_URL": "https://x.example/hook"}, "WEBHOOK_SECRET"),
+        ({"BOT_TOKEN": BOT_TOKEN, "TOKEN_ENCRYPTION_KEY": "short"}, "TOKEN_ENCRYPTION_KEY"),
+    ],
+)
+def test_configuration_error_is_one_line_and_exit_2(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    named: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert named in lines[0]
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_watcher_alone_needs_redis_url(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BOT_TOKEN", BOT_TOKEN)
+    assert main(["watcher"]) == 2
+    err = capsys.readouterr().err
+    assert "REDIS_URL" in err.strip().splitlines()[-1]
+    assert not (clean_env / "data").exists()  # nothing was started
+
+
+# --- logging ------------------------------------------------------------------------------
+
+
+def test_secrets_never_reach_the_log() -> None:
+    stream = io.StringIO()
+    configure_logging("DEBUG", secrets=[BOT_TOKEN, "webhook-secret"], stream=stream)
+    log = logging.getLogger("test.secrets")
+    try:
+        log.info("POST https://api.telegram.org/bot%s/getMe", BOT_TOKEN)
+        try:
+            raise RuntimeError(f"failed: /bot{BOT_TOKEN}/sendMessage secret=webhook-secret")
+        except RuntimeError:
+            log.exception("request failed")
+    finally:
+        configure_logging("WARNING")
+    text = stream.getvalue()
+    assert "getMe" in text and "sendMessage" in text  # the lines are there...
+    assert BOT_TOKEN not in text  # ...without the secrets
+    assert "webhook-secret" not in text
+    assert "/bot***/getMe" in text
+
+
+def test_http_libraries_do_not_log_each_request() -> None:
+    stream = io.StringIO()
+    configure_logging("DEBUG", stream=stream)
+    try:
+        logging.getLogger("httpx").info("HTTP Request: POST https://api.sms-man.com/")
+        logging.getLogger("aiohttp.access").info("GET /healthz 200")
+        logging.getLogger("bot.test").debug("kept")
+    finally:
+        configure_logging("WARNING")
+    assert stream.getvalue().strip().endswith("kept")
+    assert "HTTP Request" not in stream.getvalue()
+
+
+def test_redacting_replaces_the_longest_secret_whole() -> None:
+    formatter = RedactingFormatter(["abc", "abcdef", ""])
+    assert formatter.redact("x abcdef y abc") == "x *** y ***"
+
+
+def test_redis_url_is_logged_without_password() -> None:
+    assert display_redis_url("redis://:hunter2@db:6379/0") == "redis://db:6379/0"
+    assert display_redis_url("redis://user:hunter2@db:6379/0") == "redis://db:6379/0"
+    assert display_redis_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+# --- the embedded Redis -------------------------------------------------------------------
+
+
+def _ping(url: str) -> bool:
+    client = Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        return bool(client.ping())
+    except RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def test_embedded_redis_keeps_data_and_admits_one_process(tmp_path: Path) -> None:
+    first = EmbeddedRedis(tmp_path / "redis")
+    first.start()
+    try:
+        with Redis.from_url(first.url) as client:
+            client.set("kept", "yes")
+        second = EmbeddedRedis(tmp_path / "redis")
+        with pytest.raises(StartupError, match="REDIS_URL"):
+            second.start()
+    finally:
+        first.stop()
+    assert not _ping(first.url)
+
+    again = EmbeddedRedis(tmp_path / "redis")
+    again.start()
+    try:
+        with Redis.from_url(again.url) as client:
+            assert client.get("kept") == b"yes"
+    finally:
+        again.stop()
+
+
+def test_embedded_redis_left_by_a_killed_process_is_taken_over(tmp_path: Path) -> None:
+    data_dir = tmp_path / "redis"
+    orphan = RedisServer(data_dir=data_dir)  # what a process killed with -9 leaves running
+    orphan.start()
+    process = orphan.process
+    assert process is not None and process.stderr is not None
+    try:
+        (data_dir / "embedded.port").write_text(f"{orphan.port}\n")
+        with Redis.from_url(orphan.url) as client:
+            client.set("kept", "yes")
+        embedded = EmbeddedRedis(data_dir)
+        embedded.start()
+        try:
+            assert process.wait(10) == 0  # shut down, having saved
+            with Redis.from_url(embedded.url) as client:
+                assert client.get("kept") == b"yes"
+        finally:
+            embedded.stop()
+    finally:
+        orphan.stop()
+        process.stderr.close()
+
+
+def test_a_stale_port_file_of_another_server_is_left_alone(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    data_dir = tmp_path / "redis"
+    data_dir.mkdir()
+    (data_dir / "embedded.port").write_text(f"{redis_server.port}\n")
+    embedded = EmbeddedRedis(data_dir)
+    embedded.start()
+    embedded.stop()
+    assert _ping(redis_server.url)
+
+
+# --- updates in flight --------------------------------------------------------------------
+
+
+def _update(update_id: int) -> Update:
+    return Update(update_id=update_id)
+
+
+async def test_in_flight_updates_are_waited_for_and_acknowledged() -> None:
+    tracker = InFlightUpdates()
+    release = asyncio.Event()
+    assert tracker.handled_offset() is None
+
+    async def handler(event: Any, data: dict[str, Any]) -> str:
+        await release.wait()
+        return "done"
+
+    async def quick(event: Any, data: dict[str, Any]) -> str:
+        return "done"
+
+    assert await tracker(quick, _update(7), {}) == "done"
+    slow = asyncio.create_task(tracker(handler, _update(8), {}))
+    await asyncio.sleep(0)
+    assert tracker.running == 1
+    assert await tracker(quick, _update(9), {}) == "done"
+    assert tracker.handled_offset() == 8  # 8 is still running: not confirmed yet
+    idle = asyncio.create_task(tracker.wait_idle())
+    await asyncio.sleep(0)
+    assert not idle.done()
+    release.set()
+    assert await slow == "done"
+    await asyncio.wait_for(idle, 1)
+    assert tracker.handled_offset() == 10
+
+
+def test_in_flight_tracker_runs_before_aiogram_middlewares() -> None:
+    from aiogram import Dispatcher
+
+    dispatcher = Dispatcher()
+    before = list(dispatcher.update.outer_middleware)
+    tracker = InFlightUpdates.install(dispatcher)
+    assert list(dispatcher.update.outer_middleware) == [tracker, *before]
+
+
+# --- documentation of the configuration ---------------------------------------------------
+
+
+def test_env_example_documents_every_variable_and_loads(clean_env: Path) -> None:
+    text = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+    assert documented == set(VARIABLES)
+    settings = Settings(_env_file=ROOT / ".env.example", bot_token=BOT_TOKEN)
+    assert settings.redis_url == ""
+    assert not settings.webhook_mode
+
+
+def test_readme_documents_every_variable() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in VARIABLES if f"`{name}`" not in readme]
+    assert missing == []
