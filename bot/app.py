@@ -156,8 +156,19 @@ def create_bot(settings: Settings) -> Bot:
     )
 
 
+class SharedRedisStorage(RedisStorage):
+    """FSM storage on the App's Redis client, which `open_app` closes, not the dispatcher.
+
+    aiogram closes the storage (and so the client's connections) as soon as polling stops,
+    while handlers still running and the watcher are using the same client.
+    """
+
+    async def close(self) -> None:
+        pass
+
+
 def create_dispatcher(app: App) -> Dispatcher:
     """The dispatcher with every router, middleware and FSM storage in Redis."""
-    dispatcher = Dispatcher(storage=RedisStorage(app.redis), **app.workflow_data())
+    dispatcher = Dispatcher(storage=SharedRedisStorage(app.redis), **app.workflow_data())
     setup_dispatcher(dispatcher, app.settings)
     return dispatcher

@@ -52,9 +52,8 @@ async def set_token(user: FakeUser, token: str) -> ChatMessage:
     return await user.wait_for_message("Token saved", timeout=STEP)
 
 
-async def buy_number(user: FakeUser, sandbox: SandboxHandle) -> tuple[ChatMessage, int]:
-    """/buy → Telegram → India → Buy: the number card and the sandbox's activation id."""
-    before = {activation.id for activation in sandbox.state.activations.values()}
+async def open_confirmation(user: FakeUser) -> ChatMessage:
+    """/buy → Telegram → India: the confirmation with its ✅ Buy button."""
     await user.send("/buy")
     await user.wait_for_message("Choose a service", timeout=STEP)
     await user.send("Telegram")
@@ -64,16 +63,22 @@ async def buy_number(user: FakeUser, sandbox: SandboxHandle) -> tuple[ChatMessag
     await user.send("India")
     await user.wait_for_message("countries matching", timeout=STEP)
     await press(user, "India")
-    await user.wait_for_message("Confirm the purchase", timeout=STEP)
+    return await user.wait_for_message("Confirm the purchase", timeout=STEP)
+
+
+def new_activation(sandbox: SandboxHandle, before: set[int]) -> int:
+    bought = [a.id for a in sandbox.state.activations.values() if a.id not in before]
+    assert len(bought) == 1, bought
+    return bought[0]
+
+
+async def buy_number(user: FakeUser, sandbox: SandboxHandle) -> tuple[ChatMessage, int]:
+    """/buy → Telegram → India → Buy: the number card and the sandbox's activation id."""
+    before = set(sandbox.state.activations)
+    await open_confirmation(user)
     await press(user, "Buy for")
     card = await user.wait_for_message("Waiting for the SMS", timeout=STEP)
-    bought = [
-        activation.id
-        for activation in sandbox.state.activations.values()
-        if activation.id not in before
-    ]
-    assert len(bought) == 1, bought
-    return card, bought[0]
+    return card, new_activation(sandbox, before)
 
 
 def on(message: ChatMessage, card: ChatMessage) -> bool:
@@ -197,6 +202,30 @@ async def test_a_watcher_only_process_delivers_codes(
     assert await watcher.terminate(signal.SIGINT) == 0
     assert len(fake_telegram.calls_of("getUpdates")) == polls  # it takes no updates
     assert len(pushes_of(user, "310031")) == 1
+
+
+async def test_shutdown_lets_a_purchase_in_flight_finish(
+    launch_bot: LaunchBot, fake_telegram: FakeTelegram, sandbox: SandboxHandle
+) -> None:
+    bot = await start_polling_bot(launch_bot, fake_telegram)
+    user = fake_telegram.user()
+    await set_token(user, sandbox.token)
+    before = set(sandbox.state.activations)
+    confirmation = await open_confirmation(user)
+    sandbox.set_fault("slow", delay=1.5, methods=["get-number", "getNumber"], count=1)
+    await user.press("Buy for", contains=True)
+    await user.wait_for_message("Buying the number", timeout=STEP)
+
+    bot.process.send_signal(signal.SIGTERM)  # while SMS-man is still answering the purchase
+    assert await bot.wait_exit() == 0
+    card = user._find_message(confirmation)
+    assert "Waiting for the SMS" in card.text  # the purchase was finished and shown
+    activation_id = new_activation(sandbox, before)
+
+    # ...and fully recorded: a restarted bot delivers its code.
+    await start_polling_bot(launch_bot, fake_telegram)
+    sandbox.deliver_sms(activation_id, "909090")
+    await user.wait_for_message(lambda m: on(m, card) and "909090" in m.text, timeout=STEP)
 
 
 # --- webhook ------------------------------------------------------------------------------
