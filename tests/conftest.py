@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.sandbox",
     "tests.fixtures.telegram",
+    "tests.fixtures.watcher",
     "tests.fixtures.e2e",
     "tests.fixtures.bot",
 ]

@@ -33,6 +33,20 @@ end
 return due
 """
 
+# Move claimed members to their next due time, each only if its score is still the lease it
+# was claimed with: ARGV = member, lease_until, due_at, member, lease_until, due_at, ...
+_RESCHEDULE_SCRIPT = """
+local moved = 0
+for i = 1, #ARGV, 3 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and math.abs(tonumber(score) - tonumber(ARGV[i + 1])) < 0.001 then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[i + 2], ARGV[i])
+    moved = moved + 1
+  end
+end
+return moved
+"""
+
 
 class State(StrEnum):
     WAITING = "waiting"  # no code yet
@@ -104,6 +118,7 @@ class ActivationStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._claim = redis.register_script(_CLAIM_SCRIPT)
+        self._reschedule = redis.register_script(_RESCHEDULE_SCRIPT)
 
     # --- records -----------------------------------------------------------------------
 
@@ -130,6 +145,10 @@ class ActivationStore:
 
     async def save(self, record: ActivationRecord) -> None:
         await self._redis.set(keys.activation(record.key), record.model_dump_json())
+
+    async def save_keeping_expiry(self, record: ActivationRecord) -> None:
+        """Save without touching the key's expiry (a closed record keeps its retention)."""
+        await self._redis.set(keys.activation(record.key), record.model_dump_json(), keepttl=True)
 
     async def record_code(self, record: ActivationRecord, code: str, now: float) -> None:
         """Save a newly received code (not yet delivered) and count it."""
@@ -189,6 +208,21 @@ class ActivationStore:
         """Take up to `limit` activations due by `now`, leasing them for `lease` seconds."""
         members = await self._claim(keys=[keys.WATCH_DUE], args=[now, lease, limit])
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+    async def reschedule_claimed(self, items: Sequence[tuple[str, float, float]]) -> int:
+        """Move claimed activations to their next check, in one call.
+
+        Each item is (key, lease_until, due_at), `lease_until` being the score `claim_due` gave
+        it (now + lease). An item moves only while its score is still that lease: a change
+        made meanwhile (closed, re-watched by a button, claimed again after the lease ran
+        out) wins over the claimer's stale decision. Returns how many moved.
+        """
+        if not items:
+            return 0
+        args: list[str | float] = []
+        for key, lease_until, due_at in items:
+            args += [key, lease_until, due_at]
+        return int(await self._reschedule(keys=[keys.WATCH_DUE], args=args))
 
     async def next_due_at(self) -> float | None:
         first = await self._redis.zrange(keys.WATCH_DUE, 0, 0, withscores=True)

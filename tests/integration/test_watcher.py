@@ -1,0 +1,372 @@
+"""The activation watcher against a real Redis server and the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.sandbox import StatusChange
+from bot.services.catalog import Catalog
+from bot.services.purchase import PurchaseService
+from bot.store.activations import CloseReason, State
+from bot.store.catalog import CatalogCache
+from bot.store.users import UserStore
+from tests.fixtures.watcher import (
+    POLL_INTERVAL,
+    Card,
+    Push,
+    RecordingNotifier,
+    WatchWorld,
+    eventually,
+)
+
+
+async def settle(intervals: float = 5) -> None:
+    """Let a running watcher make a few more rounds (to see that nothing else happens)."""
+    await asyncio.sleep(POLL_INTERVAL * intervals)
+
+
+async def test_a_code_is_pushed_once_and_the_number_waits_for_its_expiry(
+    any_protocol_world: WatchWorld,
+) -> None:
+    world = any_protocol_world
+    record = await world.buy()
+    world.start()
+    await settle(2)
+    assert world.notifier.pushes == []
+
+    world.sandbox.deliver_sms(record.id, "123456")
+    await eventually(lambda: world.notifier.pushes != [], what="the code to be pushed")
+    await settle()
+
+    assert world.notifier.codes_of(record.key) == ["123456"]
+    stored = await world.record(record.key)
+    assert stored.state is State.CODE
+    assert stored.codes == ["123456"] and stored.delivered == 1
+    assert stored.first_code_at is not None
+    # Watched only for its expiry now: no more status checks until then.
+    assert await world.store.next_due_at() == pytest.approx(stored.expires_at)
+    checks = world.provider.status_checks[record.id]
+    await settle()
+    assert world.provider.status_checks[record.id] == checks
+
+
+async def test_another_code_is_pushed_only_when_it_differs_from_the_ones_received(
+    any_protocol_world: WatchWorld,
+) -> None:
+    world = any_protocol_world
+    record = await world.buy()
+    world.start()
+    world.sandbox.deliver_sms(record.id, "111111")
+    await eventually(lambda: world.notifier.pushes != [], what="the first code")
+
+    await world.service.another_code(record.user_id, record.key)
+    assert await world.state_of(record.key) is State.WAIT_RETRY
+    checks = world.provider.status_checks[record.id]
+    await eventually(
+        lambda: world.provider.status_checks[record.id] >= checks + 3,
+        what="the watcher to poll the number again",
+    )
+    assert world.notifier.codes_of(record.key) == ["111111"]  # the old code is not news
+
+    world.sandbox.deliver_sms(record.id, "222222")
+    await eventually(lambda: len(world.notifier.pushes) == 2, what="the second code")
+    await settle()
+
+    assert world.notifier.codes_of(record.key) == ["111111", "222222"]
+    stored = await world.record(record.key)
+    assert stored.state is State.CODE
+    assert stored.codes == ["111111", "222222"] and stored.delivered == 2
+
+
+async def test_no_code_before_the_timeout_cancels_and_the_money_returns(
+    any_protocol_world: WatchWorld,
+) -> None:
+    world = any_protocol_world
+    before = world.sandbox.balance(world.token)
+    record = await world.buy(lifetime=1.0)
+    assert world.sandbox.balance(world.token) == before - record.price
+    world.start()
+
+    await eventually(
+        lambda: world.notifier.cards_of(record.key) != [], what="the card to say it timed out"
+    )
+
+    assert world.notifier.cards_of(record.key) == [
+        Card(record.key, State.CANCELLED, CloseReason.TIMEOUT)
+    ]
+    stored = await world.record(record.key)
+    assert stored.state is State.CANCELLED and stored.close_reason is CloseReason.TIMEOUT
+    assert world.sandbox.activation(record.id).status == "cancelled"
+    assert world.sandbox.balance(world.token) == before
+    assert await world.store.watched_count() == 0
+
+
+async def test_a_code_never_finished_is_finished_at_expiry(watch_world: WatchWorld) -> None:
+    world = watch_world
+    before = world.sandbox.balance(world.token)
+    record = await world.buy(lifetime=1.5)
+    world.start()
+    world.sandbox.deliver_sms(record.id, "424242")
+
+    await eventually(
+        lambda: world.notifier.cards_of(record.key) != [], what="the number to be finished"
+    )
+
+    assert world.notifier.codes_of(record.key) == ["424242"]
+    assert world.notifier.cards_of(record.key) == [
+        Card(record.key, State.FINISHED, CloseReason.TIMEOUT)
+    ]
+    assert world.sandbox.activation(record.id).status == "finished"
+    assert world.sandbox.balance(world.token) == before - record.price  # paid: it was used
+    assert await world.store.watched_count() == 0
+
+
+async def test_a_refused_early_cancel_is_retried_until_it_goes_through(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    world.sandbox.configure(early_cancel_seconds=2.0)
+    before = world.sandbox.balance(world.token)
+    record = await world.buy(lifetime=0.3)
+    world.start()
+
+    await eventually(lambda: world.notifier.cards != [], what="the cancel to go through")
+
+    stored = await world.record(record.key)
+    assert stored.state is State.CANCELLED and stored.close_reason is CloseReason.TIMEOUT
+    assert stored.closed_at is not None and stored.closed_at - stored.created_at >= 2.0
+    assert world.sandbox.balance(world.token) == before
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [
+        ("5xx", {"count": 12}),
+        ("malformed", {"count": 12}),
+        ("slow", {"delay": 0.6, "count": 6}),  # slower than the check allows (lease 1 s)
+    ],
+)
+async def test_provider_faults_back_off_and_the_code_still_arrives_once(
+    watch_world: WatchWorld, mode: str, options: dict[str, object]
+) -> None:
+    world = watch_world
+    records = [await world.buy() for _ in range(3)]
+    world.sandbox.set_fault(mode, methods=["get-sms"], **options)
+    watcher = world.watcher(lease=1.0, max_backoff=1.0)
+    world.start(watcher)
+    for record in records:
+        world.sandbox.deliver_sms(record.id, f"7{record.id[-5:]}")
+
+    await eventually(lambda: len(world.notifier.pushes) == 3, what="every code")
+    await settle()
+
+    assert watcher.stats.poll_failures > 0
+    for record in records:
+        assert world.notifier.codes_of(record.key) == [f"7{record.id[-5:]}"]
+        assert (await world.record(record.key)).delivered == 1
+
+
+async def test_a_user_who_blocked_the_bot_gets_the_money_back(watch_world: WatchWorld) -> None:
+    world = watch_world
+    before = world.sandbox.balance(world.token)
+    blocked, other = 2001, 2002
+    with_code = await world.buy(blocked)
+    waiting = [await world.buy(blocked) for _ in range(2)]
+    others = await world.buy(other)
+    world.notifier.gone_users.add(blocked)
+    world.start()
+
+    world.sandbox.deliver_sms(with_code.id, "555555")
+    await eventually(
+        lambda: world.sandbox.activation(waiting[-1].id).status == "cancelled",
+        what="the blocked user's numbers to be cancelled",
+    )
+    await eventually(
+        lambda: world.sandbox.activation(with_code.id).status == "finished",
+        what="the number with an undeliverable code to be finished",
+    )
+
+    for record in waiting:
+        stored = await world.record(record.key)
+        assert stored.state is State.CANCELLED and stored.close_reason is CloseReason.BLOCKED
+    stored = await world.record(with_code.key)
+    assert stored.state is State.FINISHED and stored.close_reason is CloseReason.BLOCKED
+    assert stored.codes == ["555555"] and stored.delivered == 0
+    # Only the used number is paid for; the other user's number is untouched.
+    assert world.sandbox.balance(world.token) == before - with_code.price - others.price
+    assert (await world.record(others.key)).state is State.WAITING
+    assert world.notifier.pushes == [] and world.notifier.cards == []
+
+
+async def test_a_number_cancelled_at_the_provider_is_closed_and_the_card_says_so(
+    any_protocol_world: WatchWorld,
+) -> None:
+    world = any_protocol_world
+    record = await world.buy()
+    world.start()
+    await settle(2)
+
+    world.sandbox.state.change_status(world.token, int(record.id), StatusChange.CANCEL)
+    await eventually(lambda: world.notifier.cards != [], what="the card update")
+
+    assert world.notifier.cards == [Card(record.key, State.CANCELLED, CloseReason.PROVIDER)]
+    assert await world.store.watched_count() == 0
+
+
+async def test_a_number_gone_at_the_provider_is_closed(watch_world: WatchWorld) -> None:
+    world = watch_world
+    world.sandbox.configure(activation_lifetime=5)
+    record = await world.buy()
+    world.start()
+    await settle(2)
+
+    world.sandbox.advance(10)  # expired at the provider: "Current request not exists"
+    await eventually(lambda: world.notifier.cards != [], what="the card update")
+
+    stored = await world.record(record.key)
+    assert stored.state is State.CANCELLED and stored.close_reason is CloseReason.PROVIDER
+    assert world.notifier.cards == [Card(record.key, State.CANCELLED, CloseReason.PROVIDER)]
+
+
+async def test_a_code_recorded_but_not_pushed_is_pushed_by_the_next_check(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    record = await world.buy(first_check_in=0)
+    # A watcher died right after recording the code (before pushing it).
+    record.state = State.CODE
+    await world.store.record_code(record, "909090", record.created_at)
+    world.sandbox.deliver_sms(record.id, "909090")
+
+    assert await world.watcher().run_once() == 1
+
+    assert world.notifier.codes_of(record.key) == ["909090"]
+    assert (await world.record(record.key)).delivered == 1
+    assert await world.watcher().run_once() == 0  # scheduled for its expiry, not before
+
+
+async def test_stopped_and_restarted_every_code_that_arrived_meanwhile_is_delivered(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    records = [await world.buy(3000 + n) for n in range(10)]
+    stop, task = world.start()
+    await settle(3)
+    stop.set()
+    await task  # graceful: in-flight checks finish
+
+    for n, record in enumerate(records):
+        world.sandbox.deliver_sms(record.id, f"{n:06d}")
+    await settle(3)
+    assert world.notifier.pushes == []
+
+    world.start()
+    await eventually(lambda: len(world.notifier.pushes) == 10, what="every code")
+    await settle()
+    assert sorted(push.code for push in world.notifier.pushes) == [f"{n:06d}" for n in range(10)]
+
+
+async def test_a_slow_notifier_does_not_hold_up_status_checks(watch_world: WatchWorld) -> None:
+    world = watch_world
+    slow = RecordingNotifier(delay=2.0)
+    records = [await world.buy(4000 + n) for n in range(6)]
+    watcher = world.watcher(notifier=slow, notify_concurrency=1, concurrency=4)
+    world.start(watcher)
+    for record in records[:3]:
+        world.sandbox.deliver_sms(record.id)
+
+    await eventually(lambda: slow.attempts >= 1, what="the first (slow) push to start")
+    checks = {r.id: world.provider.status_checks.get(r.id, 0) for r in records[3:]}
+    await eventually(
+        lambda: all(
+            world.provider.status_checks.get(r.id, 0) >= checks[r.id] + 3 for r in records[3:]
+        ),
+        within=1.9,
+        what="the waiting numbers to be polled while the notifier is busy",
+    )
+    await eventually(lambda: len(slow.pushes) == 3, what="every code")
+    assert len({push.key for push in slow.pushes}) == 3
+
+
+async def test_card_refreshes_are_capped_in_all(watch_world: WatchWorld) -> None:
+    world = watch_world
+    records = [await world.buy(5000 + n) for n in range(20)]
+    watcher = world.watcher(card_refresh_every=0.1, card_refresh_rate=5)
+    world.start(watcher)
+    await eventually(lambda: watcher.stats.cards_skipped > 20, what="refreshes over the cap")
+    await world.stop_all()
+
+    assert watcher.stats.cards >= 5
+    assert len(world.notifier.cards) == watcher.stats.cards
+    # 20 numbers due for a refresh every 0.1 s would be 200 a second; the cap is 5 a second.
+    refreshed_at = sorted([(await world.record(r.key)).card_refreshed_at for r in records])
+    refreshed_at = [at for at in refreshed_at if at]
+    span = refreshed_at[-1] - refreshed_at[0]
+    assert len(refreshed_at) <= 5 + 5 * span + 1
+
+
+async def test_when_the_budget_is_short_every_number_is_checked_alike_and_it_is_logged_once(
+    watch_world: WatchWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = watch_world
+    records = [await world.buy(6000 + n, first_check_in=0) for n in range(30)]
+    # 30 numbers every 0.2 s would need 150 requests a second; the budget is 30.
+    watcher = world.watcher(max_rps=30, rps_share=1.0, health_every=0.3)
+    caplog.set_level(logging.INFO, logger="bot.watcher")
+    world.start(watcher)
+    await eventually(
+        lambda: sum(world.provider.status_checks.values()) >= 30 * 8,
+        what="eight rounds of checks",
+    )
+    await world.stop_all()
+
+    counts = [world.provider.status_checks[r.id] for r in records]
+    assert max(counts) - min(counts) <= 2  # oldest first: nobody starves
+    behind = [r for r in caplog.records if "Falling behind" in r.getMessage()]
+    assert len(behind) == 1
+    assert "SMSMAN_MAX_RPS" in behind[0].getMessage()
+
+
+async def test_run_once_checks_what_is_due(watch_world: WatchWorld) -> None:
+    world = watch_world
+    records = [await world.buy(7000 + n, first_check_in=0) for n in range(3)]
+    later = await world.buy(7010, first_check_in=60)
+    watcher = world.watcher()
+
+    assert await watcher.run_once() == 3
+    assert await watcher.run_once() == 0  # due again one interval later
+    assert set(world.provider.status_checks) == {r.id for r in records}
+    assert later.id not in world.provider.status_checks
+
+
+async def test_a_number_bought_through_the_purchase_service_gets_its_code(
+    watch_world: WatchWorld, redis: Redis
+) -> None:
+    world = watch_world
+    users = UserStore(redis, world.cipher)
+    catalog = Catalog(world.provider, CatalogCache(redis, world.provider.name))
+    purchase = PurchaseService(
+        world.provider,
+        redis,
+        users,
+        world.store,
+        catalog,
+        activation_timeout=60,
+        poll_interval=POLL_INTERVAL,
+    )
+    user = 8001
+    await users.set_token(user, world.token)
+    service_id, country_id, _ = world.offer()
+    quote = await purchase.quote(user, service_id, country_id)
+    record = await purchase.buy(user, chat_id=user, message_id=9, nonce=quote.nonce, language="en")
+    await catalog.aclose()
+    world.start()
+
+    world.sandbox.deliver_sms(record.id, "313131")
+    await eventually(lambda: world.notifier.pushes != [], what="the code")
+
+    assert world.notifier.pushes == [Push(record.key, user, "313131")]
