@@ -10,16 +10,21 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiogram.types import Update
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from bot.__main__ import main, parse_args
 from bot.config import Settings
 from bot.logs import RedactingFormatter, configure_logging
-from bot.redis_server import RedisServer
+from bot.redis_server import RedisServer, free_port
 from bot.runner import EmbeddedRedis, InFlightUpdates, StartupError, display_redis_url
+from bot.webhook import HealthCheck
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "123456:AAHfake-token_value"
@@ -269,3 +274,57 @@ def test_readme_documents_every_variable() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in VARIABLES if f"`{name}`" not in readme]
     assert missing == []
+
+
+# --- /healthz -----------------------------------------------------------------------------
+
+
+def _provider(status: int | None) -> httpx.AsyncClient:
+    """An HTTP client whose provider answers `status`, or cannot be reached (None)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if status is None:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(status, text="<html>")
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer))
+
+
+async def _health(redis_client: AsyncRedis, status: int | None) -> tuple[int, dict[str, Any]]:
+    async with _provider(status) as http:
+        check = HealthCheck(redis_client, http, "https://provider.test/control/", timeout=2)
+        app = web.Application()
+        app.router.add_get("/healthz", check.handle)
+        async with TestClient(TestServer(app)) as client:
+            response = await client.get("/healthz")
+            return response.status, await response.json()
+
+
+async def test_healthz_is_200_when_redis_and_provider_answer(redis: AsyncRedis) -> None:
+    # A 404 from the provider's base URL still means the service is up.
+    assert await _health(redis, 404) == (
+        200,
+        {"status": "ok", "checks": {"redis": "ok", "provider": "ok"}},
+    )
+
+
+@pytest.mark.parametrize(("status", "problem"), [(None, "unreachable"), (502, "HTTP 502")])
+async def test_healthz_is_503_naming_the_provider(
+    redis: AsyncRedis, status: int | None, problem: str
+) -> None:
+    code, body = await _health(redis, status)
+    assert code == 503
+    assert body["status"] == "fail"
+    assert body["checks"]["redis"] == "ok"
+    assert problem in body["checks"]["provider"]
+
+
+async def test_healthz_is_503_naming_redis() -> None:
+    gone: AsyncRedis = AsyncRedis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        code, body = await _health(gone, 200)
+    finally:
+        await gone.aclose()
+    assert code == 503
+    assert body["checks"]["provider"] == "ok"
+    assert body["checks"]["redis"].startswith("unreachable")
