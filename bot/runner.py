@@ -33,6 +33,7 @@ from bot.app import App, create_bot, create_dispatcher, create_redis, open_app
 from bot.config import ConfigError, Settings
 from bot.notify import TelegramNotifier
 from bot.redis_server import RedisServer
+from bot.telegram_startup import call_when_reachable
 from bot.translation import create_i18n
 from bot.watcher import create_watcher
 from bot.webhook import run_webhook
@@ -342,8 +343,11 @@ async def _serve(app: App, stop: asyncio.Event, *, handle_updates: bool) -> None
         if handle_updates:
             dispatcher = create_dispatcher(app)
             tracker = InFlightUpdates.install(dispatcher)
-            await set_bot_commands(bot, settings, i18n)
-            if settings.webhook_mode:
+            if not await call_when_reachable(
+                "setMyCommands", lambda: set_bot_commands(bot, settings, i18n), stop
+            ):
+                pass  # asked to stop before Telegram could be reached
+            elif settings.webhook_mode:
                 await run_webhook(app, dispatcher, bot, stop)
             else:
                 await run_polling(dispatcher, bot, stop)
@@ -372,7 +376,10 @@ async def _serve(app: App, stop: asyncio.Event, *, handle_updates: bool) -> None
 
 async def run_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
     """Long polling until `stop` is set; removes a webhook first (Telegram allows one)."""
-    await bot.delete_webhook(drop_pending_updates=False)
+    if not await call_when_reachable(
+        "deleteWebhook", lambda: bot.delete_webhook(drop_pending_updates=False), stop
+    ):
+        return
     allowed_updates = dispatcher.resolve_used_update_types()
     logger.info("Telegram: long polling for %s", ", ".join(allowed_updates))
     polling = asyncio.create_task(

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.app import App
+from bot.telegram_startup import call_when_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +112,15 @@ async def run_webhook(app: App, dispatcher: Dispatcher, bot: Bot, stop: asyncio.
         site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
         await site.start()
         allowed_updates = dispatcher.resolve_used_update_types()
-        await bot.set_webhook(
-            str(settings.webhook_url), secret_token=secret, allowed_updates=allowed_updates
+        webhook_set = await call_when_reachable(
+            "setWebhook",
+            lambda: bot.set_webhook(
+                str(settings.webhook_url), secret_token=secret, allowed_updates=allowed_updates
+            ),
+            stop,
         )
+        if not webhook_set:
+            return
         logger.info(
             "Telegram: webhook server on %s:%d (path %s, health %s), webhook set to %s for %s",
             settings.webhook_host,

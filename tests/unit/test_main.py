@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.logs import RedactingFormatter, configure_logging
 from bot.redis_server import RedisServer, free_port
 from bot.runner import EmbeddedRedis, InFlightUpdates, StartupError, display_redis_url
+from bot.telegram_startup import call_when_reachable
 from bot.webhook import HealthCheck
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -328,3 +329,36 @@ async def test_healthz_is_503_naming_redis() -> None:
     assert code == 503
     assert body["checks"]["provider"] == "ok"
     assert body["checks"]["redis"].startswith("unreachable")
+
+
+# --- Telegram unreachable at start --------------------------------------------------------
+
+
+async def test_start_calls_wait_for_telegram() -> None:
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+    from aiogram.methods import SetMyCommands
+
+    method = SetMyCommands(commands=[])
+    attempts: list[int] = []
+
+    async def flaky() -> bool:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise TelegramNetworkError(method=method, message="connection refused")
+        return True
+
+    stop = asyncio.Event()
+    assert await call_when_reachable("setMyCommands", flaky, stop, first_pause=0.01)
+    assert len(attempts) == 3
+
+    async def rejected() -> bool:
+        raise TelegramUnauthorizedError(method=method, message="Unauthorized")
+
+    with pytest.raises(TelegramUnauthorizedError):  # waiting cannot fix a wrong token
+        await call_when_reachable("setMyCommands", rejected, stop, first_pause=0.01)
+
+    async def down() -> bool:
+        stop.set()  # e.g. SIGTERM while Telegram is unreachable
+        raise TelegramNetworkError(method=method, message="connection refused")
+
+    assert not await call_when_reachable("setMyCommands", down, stop, first_pause=60)
