@@ -138,7 +138,7 @@ async def pick_service(
     tokens: TokenService,
     catalog: Catalog,
 ) -> None:
-    await _open_countries(callback, state, callback_data.service_id)
+    await _open_countries(state, callback_data.service_id)
     await show_countries(callback, state, tokens, catalog, callback_data.service_id, page=0)
 
 
@@ -151,7 +151,7 @@ async def countries_page(
 ) -> None:
     data = await state.get_data()
     if data.get("service_id") != callback_data.service_id:
-        await _open_countries(callback, state, callback_data.service_id)
+        await _open_countries(state, callback_data.service_id)
     else:
         await state.set_state(BuyForm.choosing_country)
     await show_countries(
@@ -168,7 +168,7 @@ async def search_countries(
     await show_countries(message, state, tokens, catalog, str(data.get("service_id")), page=0)
 
 
-async def _open_countries(callback: CallbackQuery, state: FSMContext, service_id: str) -> None:
+async def _open_countries(state: FSMContext, service_id: str) -> None:
     await state.set_state(BuyForm.choosing_country)
     await state.update_data(service_id=service_id, country_query="")
 

@@ -32,7 +32,7 @@ class UserRegistration(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         users: UserStore = data["users"]
         if user is not None and not user.is_bot:
-            data["first_visit"] = await users.register(user.id)
+            await users.register(user.id)
         return await handler(event, data)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -202,3 +203,23 @@ async def test_buying_without_a_token_leads_to_setting_one(harness: BotHarness) 
     screen = await newcomer.send("/buy")
 
     assert "send me your SMS-man API token" in screen.text
+
+
+async def test_two_simultaneous_taps_on_buy_buy_once(
+    alice: ChatUser, harness: BotHarness, sandbox: SandboxHandle
+) -> None:
+    await alice.send("/buy")
+    countries = await alice.click("Telegram")
+    confirmation = await alice.click(countries.last.labels[0])
+    buy = alice.button_data("✅ Buy")
+
+    screens = await asyncio.gather(
+        alice.tap(buy, confirmation.last), alice.tap(buy, confirmation.last, pause=0.1)
+    )
+
+    alerts = sorted(screen.alert for screen in screens)
+    assert any("Number bought" in alert for alert in alerts)
+    assert any("Already buying" in alert or "already bought" in alert for alert in alerts)
+    assert len([a for a in sandbox.state.activations.values() if a.token == ALICE_TOKEN]) == 1
+    card = alice.session.message(ALICE, confirmation.last.message_id)
+    assert "Waiting for the SMS" in card.text and card.labels == ["❌ Cancel (money back)"]
