@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from urllib.parse import urlsplit
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
@@ -50,6 +51,9 @@ def secrets_of(settings: Settings) -> list[str]:
     for secret in (settings.webhook_secret, settings.token_encryption_key):
         if secret is not None:
             secrets.append(secret.get_secret_value())
+    redis_password = urlsplit(settings.redis_url).password if settings.redis_url else None
+    if redis_password:
+        secrets.append(redis_password)
     return secrets
 
 

@@ -4,10 +4,10 @@
 WEBHOOK_URL is set) and the activation watcher in one process. `run_watcher` is
 `python -m bot watcher`: the watcher alone, for extra processes sharing one Redis.
 
-Shutdown (SIGINT/SIGTERM) runs in this order: stop taking updates, let the handlers already
-running finish, stop the watcher (it finishes the check it is in), acknowledge the handled
-updates, close the Telegram session, the HTTP client and Redis, and stop the embedded Redis
-server last, so nothing is left half-recorded.
+Shutdown (SIGINT/SIGTERM sets one `stop` event) runs in this order: stop taking updates while
+the watcher finishes the checks and pushes it has started; let the handlers already running
+finish; acknowledge the handled updates; wait for the watcher; close the Telegram session,
+the HTTP client and Redis; stop the embedded Redis server last. Nothing is cut off half way.
 """
 
 from __future__ import annotations
@@ -330,15 +330,10 @@ async def _serve(app: App, stop: asyncio.Event, *, handle_updates: bool) -> None
     bot = create_bot(settings)
     i18n = create_i18n(settings)
     watcher = create_watcher(app, TelegramNotifier(bot, i18n, app.activations))
-    stop_watcher = asyncio.Event()
-    watcher_task = asyncio.create_task(watcher.run(stop_watcher), name="watcher")
-    # A watcher that dies takes the process down with it (so a supervisor restarts it).
+    # The watcher stops with everything else; and if it dies, it takes the process down with
+    # it (so that a supervisor restarts the whole process).
+    watcher_task = asyncio.create_task(watcher.run(stop), name="watcher")
     watcher_task.add_done_callback(lambda _: stop.set())
-    logger.info(
-        "Watcher: checking activations every %.1f s (timeout %.0f s)",
-        settings.poll_interval,
-        settings.activation_timeout,
-    )
     try:
         if handle_updates:
             dispatcher = create_dispatcher(app)
@@ -366,7 +361,7 @@ async def _serve(app: App, stop: asyncio.Event, *, handle_updates: bool) -> None
             logger.info("Watcher-only process: not taking Telegram updates")
             await stop.wait()
     finally:
-        stop_watcher.set()
+        stop.set()
         try:
             await watcher_task
         finally:

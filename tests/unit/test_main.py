@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from redis.exceptions import RedisError
 
 from bot.__main__ import main, parse_args
 from bot.config import Settings
-from bot.logs import RedactingFormatter, configure_logging
+from bot.logs import NOISY_LOGGERS, RedactingFormatter, configure_logging
 from bot.redis_server import RedisServer, free_port
 from bot.runner import EmbeddedRedis, InFlightUpdates, StartupError, display_redis_url
 from bot.telegram_startup import call_when_reachable
@@ -33,7 +34,23 @@ VARIABLES = sorted(name.upper() for name in Settings.model_fields)
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def restore_logging() -> Iterator[None]:
+    """configure_logging changes process-wide state: put it back for the other tests."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name, saved in levels.items():
+        logging.getLogger(name).setLevel(saved)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, restore_logging: None) -> Path:
     """No bot variable in the environment and a working directory without a .env."""
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -103,18 +120,16 @@ def test_watcher_alone_needs_redis_url(
 # --- logging ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_secrets_never_reach_the_log() -> None:
     stream = io.StringIO()
     configure_logging("DEBUG", secrets=[BOT_TOKEN, "webhook-secret"], stream=stream)
     log = logging.getLogger("test.secrets")
     try:
         log.info("POST https://api.telegram.org/bot%s/getMe", BOT_TOKEN)
-        try:
-            raise RuntimeError(f"failed: /bot{BOT_TOKEN}/sendMessage secret=webhook-secret")
-        except RuntimeError:
-            log.exception("request failed")
-    finally:
-        configure_logging("WARNING")
+        raise RuntimeError(f"failed: /bot{BOT_TOKEN}/sendMessage secret=webhook-secret")
+    except RuntimeError:
+        log.exception("request failed")
     text = stream.getvalue()
     assert "getMe" in text and "sendMessage" in text  # the lines are there...
     assert BOT_TOKEN not in text  # ...without the secrets
@@ -122,15 +137,13 @@ def test_secrets_never_reach_the_log() -> None:
     assert "/bot***/getMe" in text
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_http_libraries_do_not_log_each_request() -> None:
     stream = io.StringIO()
     configure_logging("DEBUG", stream=stream)
-    try:
-        logging.getLogger("httpx").info("HTTP Request: POST https://api.sms-man.com/")
-        logging.getLogger("aiohttp.access").info("GET /healthz 200")
-        logging.getLogger("bot.test").debug("kept")
-    finally:
-        configure_logging("WARNING")
+    logging.getLogger("httpx").info("HTTP Request: POST https://api.sms-man.com/")
+    logging.getLogger("aiohttp.access").info("GET /healthz 200")
+    logging.getLogger("bot.test").debug("kept")
     assert stream.getvalue().strip().endswith("kept")
     assert "HTTP Request" not in stream.getvalue()
 
