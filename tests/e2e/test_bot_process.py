@@ -91,9 +91,12 @@ def pushes_of(user: FakeUser, code: str) -> list[ChatMessage]:
     return [m for m in user.messages if "Code for" in m.text and code in m.text]
 
 
-def assert_no_token_in_log(process: BotProcess, fake: FakeTelegram) -> None:
+def assert_no_token_in_log(process: BotProcess, fake: FakeTelegram, *tokens: str) -> None:
+    """Neither the bot token nor a user's SMS-man token is in the log (DEBUG level)."""
     log = process.log()
     assert fake.token not in log
+    for token in tokens:
+        assert token not in log
     assert "/bot***/" in log or "getUpdates" not in log  # if a URL was logged, redacted
 
 
@@ -135,7 +138,7 @@ async def test_onboarding_buy_and_codes_pushed(
 
     assert await bot.terminate() == 0
     assert [m.text for m in pushes_of(user, "481516")] == [push.text]
-    assert_no_token_in_log(bot, fake_telegram)
+    assert_no_token_in_log(bot, fake_telegram, sandbox.token)
 
 
 async def test_cancel_gives_the_money_back(
