@@ -295,6 +295,16 @@ async def test_missing_bot_token_is_one_line_and_exit_2(launch_bot: LaunchBot) -
     assert "BOT_TOKEN" in lines[0]
 
 
+async def test_a_token_telegram_rejects_is_one_line_and_exit_2(
+    launch_bot: LaunchBot, fake_telegram: FakeTelegram
+) -> None:
+    bot = launch_bot(env={"BOT_TOKEN": "999999:NOT-THE-FAKES-TOKEN"})
+    assert await bot.wait_exit() == 2
+    last = bot.log().strip().splitlines()[-1]
+    assert last == "error: BOT_TOKEN: Telegram rejected the token (401 Unauthorized)"
+    assert "NOT-THE-FAKES-TOKEN" not in bot.log()
+
+
 def _answers_ping(port: int) -> bool:
     client = SyncRedis(port=port, socket_connect_timeout=0.5)
     try:
