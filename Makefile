@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run watcher sandbox demo test lint format lock locales clean
+.PHONY: run watcher sandbox test format lock locales clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -29,8 +29,10 @@ run: locales
 watcher: locales
 	$(BIN)/python -m bot watcher
 
+# The offline SMS-man stand-in; e.g. `make sandbox SANDBOX_ARGS="--port 8765 --sms-delay 5:30"`.
+SANDBOX_ARGS ?= --port 8765 --sms-delay 20
 sandbox: $(VENV)/.runtime
-	$(BIN)/python -m bot.sandbox
+	$(BIN)/python -m bot.sandbox $(SANDBOX_ARGS)
 
 test: $(VENV)/.dev locales
 	$(BIN)/ruff check .
