@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from redis.exceptions import LockError
 
@@ -66,11 +67,7 @@ class ActivationService:
 
     async def cancel(self, user_id: int, key: str) -> ActivationRecord:
         """Cancel a number with no code yet; the money returns to the balance."""
-        await self.owned(user_id, key)
-        async with self._locked(key):
-            record = await self.owned(user_id, key)
-            if not record.is_open:
-                raise ActivationClosed
+        async with self._open_owned(user_id, key) as record:
             if record.codes:
                 raise CodeAlreadyReceived
             await self.cancel_at_provider(record, CloseReason.USER)
@@ -78,11 +75,7 @@ class ActivationService:
 
     async def another_code(self, user_id: int, key: str) -> ActivationRecord:
         """Ask for one more SMS on the same number; the watcher waits for a new code."""
-        await self.owned(user_id, key)
-        async with self._locked(key):
-            record = await self.owned(user_id, key)
-            if not record.is_open:
-                raise ActivationClosed
+        async with self._open_owned(user_id, key) as record:
             if not record.codes:
                 raise NoCodeYet
             if record.state is State.WAIT_RETRY:
@@ -99,15 +92,21 @@ class ActivationService:
 
     async def finish(self, user_id: int, key: str) -> ActivationRecord:
         """Close a number whose code arrived."""
+        async with self._open_owned(user_id, key) as record:
+            if not record.codes:
+                raise NoCodeYet
+            await self.finish_at_provider(record, CloseReason.USER)
+            return record
+
+    @asynccontextmanager
+    async def _open_owned(self, user_id: int, key: str) -> AsyncIterator[ActivationRecord]:
+        """The user's open activation, re-read under its lock (a forged key never locks)."""
         await self.owned(user_id, key)
         async with self._locked(key):
             record = await self.owned(user_id, key)
             if not record.is_open:
                 raise ActivationClosed
-            if not record.codes:
-                raise NoCodeYet
-            await self.finish_at_provider(record, CloseReason.USER)
-            return record
+            yield record
 
     # --- shared with the watcher (the caller holds the activation's lock) ----------------
 
