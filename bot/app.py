@@ -23,6 +23,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
 from bot.config import Settings
+from bot.flood import FloodWait
 from bot.provider.base import Provider
 from bot.provider.factory import create_provider
 from bot.provider.http import RateLimiter, create_http_client
@@ -149,11 +150,13 @@ async def open_app(settings: Settings, redis_url: str) -> AsyncIterator[App]:
 
 def create_bot(settings: Settings) -> Bot:
     api = TelegramAPIServer.from_base(str(settings.telegram_api_url).rstrip("/"))
-    return Bot(
+    bot = Bot(
         token=settings.bot_token.get_secret_value(),
         session=AiohttpSession(api=api),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+    bot.session.middleware(FloodWait())
+    return bot
 
 
 class SharedRedisStorage(RedisStorage):
