@@ -3,43 +3,50 @@
 How it works
 ------------
 - **One schedule in Redis.** Every open activation is a member of the watch sorted set,
-  scored by the unix time its next check is due. The loop claims due members with
-  `ActivationStore.claim_due`, which in one Lua call moves their score to `now + lease`:
-  a claimed activation is not due again for anyone until the lease runs out. There is no
-  task or timer per activation, and nothing about an activation lives only in memory.
-- **Claims are sized by free slots.** The loop never claims more than it can start at once
-  (`concurrency` checks in flight), so a claimed activation is checked right away and long
-  before its lease (10 s) ends. Records are loaded with one MGET per claim; the next due
-  times of a whole batch go back in one Lua call (`reschedule_claimed`), each only if its
-  score is still the claim's lease, so a button pressed meanwhile ("another code",
-  cancel) is never overwritten by a stale decision.
-- **FIFO by due time.** A checked activation is due again `poll_interval` after it was
-  claimed. When the request budget (`SMSMAN_MAX_RPS`) or the machine cannot cover every
-  activation at that interval, everything is overdue, claims take the oldest first, and the
-  interval stretches evenly for all of them; the watcher says so once in the log and once
-  again when it has caught up.
-- **Provider budget.** Every provider call waits for the process's `RateLimiter`. The
-  watcher paces its own checks at `rps_share` of that budget so that a user's button in
-  the same process does not queue behind a backlog of status checks.
+  scored by the unix time its next check is due. There is no task or timer per activation
+  and nothing about an activation lives only in memory: a restarted (or second) watcher
+  finds all of it in Redis.
+- **Leased claims.** A claimer takes due members oldest first with one Lua call that moves
+  their score to `now + lease` (10 s) and returns their records
+  (`ActivationStore.claim_due_records`): a claimed activation is not due again for anyone
+  until the lease ends, so a watcher that dies mid-check loses nothing; another picks its
+  work up when the lease runs out.
+- **One round trip per batch.** The same pipeline first sends the previous checks' next due
+  times (`reschedule_claimed`), each applied only while the member's score is still the
+  lease it was claimed with: a button pressed meanwhile ("another code", cancel) or a
+  second watcher's claim wins over a stale decision.
+- **A fixed pool of `capacity` workers** takes claimed work from a short queue, so no slot
+  idles while the next batch is claimed and nothing is claimed that cannot start at once.
+  Every provider call has a deadline of half a lease, enforced by one watchdog task rather
+  than a timer per check.
+- **FIFO by due time.** A checked activation is due again `poll_interval` after its claim.
+  When the request budget (`SMSMAN_MAX_RPS`) or the machine cannot cover every activation
+  at that interval, all are overdue, claims take the oldest first, and the interval
+  stretches evenly for all of them; the watcher says so once in the log (and once when it
+  has caught up). Another watcher process on the same Redis adds its throughput.
+- **Provider budget.** Provider calls wait for the process's `RateLimiter`; the watcher
+  paces its own checks at `rps_share` (0.9) of that budget, so that a user's button in the
+  same process does not queue behind a backlog of status checks.
 
 Exactly once
 ------------
-Every change to an activation happens under its Redis lock (`ActivationStore.lock`, the lock
-the buttons take), with the record re-read under the lock:
+Every change to an activation happens under its Redis lock (`ActivationStore.lock`, which the
+buttons take too), with the record re-read under the lock:
 
 1. a poll sees a code that is not among the record's codes → lock, re-read, append it and
-   set the state to CODE (`record_code`), unlock;
-2. the delivery (a separate, bounded pool, so a slow Telegram never stalls polling) takes
-   the lock, re-reads, pushes every code past `delivered` (`Notifier.code_received`),
-   counting each one delivered right after its push, and schedules the activation for its
-   expiry;
+   set the state to CODE (`record_code`), unlock: the code is safe in Redis before any push;
+2. the delivery (a separate pool of `notify_concurrency`, so a slow Telegram never stalls
+   polling) takes the lock, re-reads, pushes every code past `delivered`
+   (`Notifier.code_received`), counts each one delivered right after its push, and
+   schedules the activation for its expiry. The lock is renewed while a push waits out
+   Telegram's flood control, so it never lapses under a live push;
 3. an activation with `delivered < len(codes)` found by any check (after a crash, a failed
    push, a lost lease) goes to delivery again.
 
-Two watchers can therefore both poll an activation (only after a lease ran out) but a code
-is recorded once and pushed by whoever holds the lock, after re-reading `delivered`. A code
-can be pushed twice only if the process dies (or the push times out after it reached
-Telegram) between the push and saving `delivered`; it can never be lost.
+Two watchers can therefore both poll an activation (only after a lease ran out), but a code
+is recorded once and pushed only by the lock holder after re-reading `delivered`. A code is
+pushed twice only if the process dies between the push and saving `delivered` (or a push
+that reached Telegram is reported failed); it is never lost.
 
 After "another code" (state WAIT_RETRY) a code counts as new only when it differs from
 every code already received: v2 keeps answering the previous code, compat answers
@@ -47,24 +54,25 @@ STATUS_WAIT_RETRY:<previous>.
 
 Lifecycle and faults
 --------------------
-- No code by `expires_at` → cancelled at the provider (refund), the card says so; the
-  provider refusing an early cancel is retried with a growing pause. A code never
+- No code by `expires_at` → cancelled at the provider (the money returns) and the card says
+  so; a cancel refused as too early is retried with a growing pause. A code the user never
   finished → finished at expiry.
 - Cancelled or unknown at the provider → closed (reason PROVIDER), the card says so.
-- Provider errors, slow or malformed answers → the check backs off exponentially (per
-  activation, from `poll_interval` up to `max_backoff`) and logs a summary at most every
-  30 s. After expiry, if the provider cannot be told for `abandon_after` seconds, the
-  record is closed locally (the provider closes its own activations at its lifetime).
-- The user blocked the bot (`RecipientGone`) → their open activations with no code are
-  cancelled (money back). A code that arrived but cannot be pushed cannot be refunded
-  (the provider refuses to cancel once an SMS arrived), so that activation is finished at
-  once: nothing is left open, the code stays in the record (the user sees it in their
-  list if they come back). A cancel refused as too early is retried on the next checks.
-- The card's "time left" is refreshed at most once per `card_refresh_every` per
-  activation and at most `card_refresh_rate` per second in all; refreshes over the cap
-  are skipped (the next check tries again). Code pushes are never dropped.
-- Redis unreachable → the loop pauses, logs once, retries with backoff, and resumes by
-  itself; activations it had claimed are due again when their lease ends.
+- Provider errors, slow or malformed answers → the check backs off exponentially per
+  activation (from `poll_interval` up to `max_backoff`); failures are logged as a summary
+  at most every 30 s. After expiry, a provider that cannot be told for `abandon_after`
+  seconds gets the record closed locally (the provider closes its own at its lifetime).
+- The user blocked the bot (`RecipientGone`) → their open activations without a code are
+  cancelled (money back). A code that arrived but cannot be pushed cannot be refunded (the
+  provider refuses to cancel once an SMS arrived), so that activation is finished at once:
+  nothing is left open and the code stays in the record, visible in the user's list if they
+  come back. A cancel refused as too early is retried on the next checks (and failing that,
+  the timeout cancels it).
+- The card's "time left" is refreshed at most once per `card_refresh_every` per activation
+  and at most `card_refresh_rate` per second in all; refreshes over the cap are skipped
+  (a later check tries again). Code pushes are never dropped.
+- Redis unreachable → the loop pauses, logs once, retries with backoff and resumes by
+  itself; what it had claimed is due again when the leases end.
 """
 
 from __future__ import annotations
@@ -73,18 +81,18 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from pydantic import ValidationError
+from redis.asyncio.lock import Lock
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import LockError, MaxConnectionsError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.provider.base import Provider
-from bot.provider.errors import ActivationNotFound, ProviderError
+from bot.provider.errors import ActivationNotFound, ProviderError, ProviderUnavailable
 from bot.provider.http import RateLimiter
 from bot.provider.models import ActivationStatus
 from bot.services.activations import ActivationService
@@ -99,6 +107,7 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 P = ParamSpec("P")
+T = TypeVar("T")
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 WAITING_STATES = (State.WAITING, State.WAIT_RETRY)
@@ -178,10 +187,16 @@ class _Summary:
 class ActivationWatcher:
     """Polls due activations, records codes and tells users through a `Notifier`.
 
-    `concurrency` bounds the status checks in flight; with `max_rps` (the provider
-    budget) it is further bounded so that checks waiting for the rate limiter still finish
-    well inside the lease. `notify_concurrency` bounds the notifier calls, which run apart
-    from the checks. `clock` gives unix time (the schedule is shared between processes).
+    - `concurrency`: status checks in flight (the worker pool). With `max_rps`, the
+      provider's budget, it is further capped so that checks waiting for the rate limiter
+      still start well inside the lease (`capacity` is the result).
+    - `lease`: how long a claim holds an activation; a dead watcher's work is picked up by
+      another after it. Provider calls get half of it.
+    - `notify_concurrency`, `notify_timeout`: the delivery pool, apart from the checks.
+      The timeout is only a safety net: the notifier waits out flood control itself.
+    - `redis_concurrency`: Redis work of checks at once (the client's pool is finite).
+    - `card_refresh_every` per activation, `card_refresh_rate` per second in all.
+    - `clock` gives unix time: the schedule is shared between processes.
     """
 
     def __init__(
@@ -197,7 +212,9 @@ class ActivationWatcher:
         rps_share: float = 0.9,
         lease: float = DEFAULT_LEASE,
         notify_concurrency: int = 16,
-        notify_timeout: float = 25.0,
+        notify_timeout: float = 300.0,
+        stop_grace: float = 10.0,
+        lock_timeout: float = 30.0,
         redis_concurrency: int = 32,
         card_refresh_every: float = 60.0,
         card_refresh_rate: float = 20.0,
@@ -233,10 +250,11 @@ class ActivationWatcher:
             capacity = min(capacity, max(1, int(budget * lease / 4)))
         self.capacity = capacity
         self._pacer = RateLimiter(budget) if budget is not None else None
-        self._batch_min = max(1, capacity // 8)
+        self._prefetch = capacity  # claimed work queued for the workers
+        self._batch_min = max(1, capacity // 4)
         self._poll_timeout = lease * 0.5
-        self._check_timeout = lease * 0.8
-        self._lock_timeout = max(60.0, notify_timeout * 2)
+        self._lock_timeout = lock_timeout  # pushes renew it; a dead holder's lapses soon
+        self._stop_grace = stop_grace
         self._lock_wait = min(2.0, lease / 4)
         self._delivery_lock_wait = min(10.0, lease)
         self._tick = min(0.05, poll_interval / 10)
@@ -245,12 +263,14 @@ class ActivationWatcher:
         self._notify_slots = asyncio.Semaphore(notify_concurrency)
         self._redis_slots = asyncio.Semaphore(redis_concurrency)
         self._cards = _Bucket(card_refresh_rate, burst=max(1.0, card_refresh_rate))
-        self._checks: set[asyncio.Task[None]] = set()
+        self._deadlines: dict[asyncio.Task[Any], float] = {}  # provider calls in flight
+        self._timed_out: set[asyncio.Task[Any]] = set()
+        self._ready: asyncio.Queue[tuple[str, ActivationRecord, float] | None] = asyncio.Queue()
+        self._room_waiter: asyncio.Future[None] | None = None
         self._jobs: dict[str, _Delivery] = {}
         self._parked: dict[str, tuple[float, float]] = {}  # key -> (lease_until, due_at)
         self._failures: dict[str, int] = {}  # key -> consecutive failed checks
         self._blocked_users: dict[int, float] = {}  # user id -> when RecipientGone was seen
-        self._slot_waiter: asyncio.Future[None] | None = None
         self._poll_errors = _Summary("%d status checks failed recently (last: %s)")
         self._push_errors = _Summary("%d notifications failed recently (last: %s)")
         self._redis_errors = _Summary("%d watcher steps hit a Redis error recently (last: %s)")
@@ -278,12 +298,18 @@ class ActivationWatcher:
             f"{self._budget:.0f} checks/s at most" if self._budget else "no request budget",
         )
         stopping = asyncio.ensure_future(stop.wait())
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.capacity)]
+        watchdog = asyncio.create_task(self._watchdog())
         outage_since: float | None = None
         backoff = 0.5
         try:
             while not stop.is_set():
                 try:
                     await self._step(stopping)
+                except MaxConnectionsError as error:  # our own pool is busy: not an outage
+                    self._redis_errors.add(error)
+                    await self._sleep(stopping, self._tick)
+                    continue
                 except REDIS_DOWN as error:
                     if outage_since is None:
                         outage_since = time.monotonic()
@@ -304,87 +330,106 @@ class ActivationWatcher:
                     )
                     outage_since = None
                     backoff = 0.5
+            for _ in workers:
+                self._ready.put_nowait(None)  # after what is queued: claimed work is checked
+            await asyncio.gather(*workers)
         except asyncio.CancelledError:
+            for worker in workers:
+                worker.cancel()
             await self._abort()
             raise
         finally:
             stopping.cancel()
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
         await self._drain()
         logger.info("Activation watcher stopped")
 
     async def run_once(self) -> int:
         """Claim what is due now, check it, wait for the resulting pushes; how many checked."""
-        await self._flush()
         now = self._clock()
-        keys = await self._store.claim_due(now, self._lease, self.capacity)
-        if keys:
-            records = await self._load(keys)
-            for key in keys:
-                self._spawn(key, records.get(key), now)
-            await asyncio.gather(*self._checks, return_exceptions=True)
-        await self._wait_for_deliveries(None)
+        parked, self._parked = self._parked, {}
+        records = await self._store.claim_due_records(
+            now, self._lease, self.capacity, reschedule=[(k, *v) for k, v in parked.items()]
+        )
+        self.stats.claimed += len(records)
+        watchdog = asyncio.create_task(self._watchdog())
+        try:
+            await asyncio.gather(*(self._run_check(r.key, r, now) for r in records))
+            await self._wait_for_deliveries(None)
+        finally:
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
         await self._flush()
-        return len(keys)
+        return len(records)
 
     async def _step(self, stopping: asyncio.Future[Any]) -> None:
-        """One turn of the loop: wait for room, claim, start checks; or sleep when idle."""
-        if self.capacity - len(self._checks) < self._batch_min:
-            waiter = self._slot_waiter = asyncio.get_running_loop().create_future()
+        """One turn of the claimer: wait for room, claim, queue; or sleep when nothing is due.
+
+        Claimed work waits in a short queue (`prefetch`) for the fixed pool of `capacity`
+        workers, so no worker idles while the next batch is claimed.
+        """
+        room = self._prefetch - self._ready.qsize()
+        if room < self._batch_min:
+            waiter = self._room_waiter = asyncio.get_running_loop().create_future()
             await waiter
-        await self._flush()
+            room = self._prefetch - self._ready.qsize()
         now = self._clock()
-        limit = self.capacity - len(self._checks)
-        keys = await self._store.claim_due(now, self._lease, limit)
-        if not keys:
+        parked, self._parked = self._parked, {}
+        records = await self._store.claim_due_records(
+            now, self._lease, room, reschedule=[(k, *v) for k, v in parked.items()]
+        )
+        if not records:
             await self._health(now)
             due = await self._store.next_due_at()
             delay = self._idle_max if due is None else due - now
             await self._sleep(stopping, min(max(delay, self._tick), self._idle_max))
             return
-        records = await self._load(keys)
-        for key in keys:
+        self.stats.claimed += len(records)
+        for record in records:
+            self._ready.put_nowait((record.key, record, now))
+        await self._health(now)
+        if len(records) < room:
+            await self._sleep(stopping, self._tick)  # caught up: let due work gather a little
+
+    async def _worker(self) -> None:
+        """One of `capacity` check slots: take claimed work from the queue, check it."""
+        ready = self._ready
+        while True:
+            item = await ready.get()
+            if item is None:
+                return
+            waiter = self._room_waiter
+            if (
+                waiter is not None
+                and not waiter.done()
+                and self._prefetch - ready.qsize() >= self._batch_min
+            ):
+                waiter.set_result(None)
+            key, record, claimed_at = item
             if self._pacer is not None:
                 await self._pacer.acquire()
-            self._spawn(key, records.get(key), now)
-        # How late the last of the batch started (waiting for the budget counts as late).
-        self._dispatch_lag = max(self._dispatch_lag, self._clock() - now)
-        await self._health(now)
-        if len(keys) < limit:
-            await self._sleep(stopping, self._tick)  # caught up: let due work gather a little
+            # How late checks start after their claim (waiting for the budget counts).
+            lag = self._clock() - claimed_at
+            if lag > self._dispatch_lag:
+                self._dispatch_lag = lag
+            await self._run_check(key, record, claimed_at)
 
     @staticmethod
     async def _sleep(stopping: asyncio.Future[Any], seconds: float) -> None:
         if seconds > 0 and not stopping.done():
             await asyncio.wait((stopping,), timeout=seconds)
 
-    def _spawn(self, key: str, record: ActivationRecord | None, claimed_at: float) -> None:
-        self.stats.claimed += 1
-        task = asyncio.create_task(self._run_check(key, record, claimed_at))
-        self._checks.add(task)
-        task.add_done_callback(self._check_done)
-
-    def _check_done(self, task: asyncio.Task[None]) -> None:
-        self._checks.discard(task)
-        waiter = self._slot_waiter
-        if (
-            waiter is not None
-            and not waiter.done()
-            and self.capacity - len(self._checks) >= self._batch_min
-        ):
-            waiter.set_result(None)
-
     async def _abort(self) -> None:
-        tasks = [*self._checks, *(job.task for job in self._jobs.values() if job.task)]
+        tasks = [job.task for job in self._jobs.values() if job.task]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drain(self) -> None:
-        if self._checks:
-            await asyncio.gather(*self._checks, return_exceptions=True)
         with suppress(RedisError):
             await self._flush()
-        await self._wait_for_deliveries(self._notify_timeout + self._delivery_lock_wait + 5)
+        await self._wait_for_deliveries(self._stop_grace)
 
     async def _wait_for_deliveries(self, within: float | None) -> None:
         deadline = None if within is None else time.monotonic() + within
@@ -400,22 +445,6 @@ class ActivationWatcher:
                 )
                 return
             await asyncio.wait(tasks, timeout=left)
-
-    async def _load(self, keys: Sequence[str]) -> dict[str, ActivationRecord]:
-        try:
-            records = await self._store.get_many(keys)
-        except ValidationError:
-            records = []
-            for key in keys:  # one bad record must not stop the batch
-                try:
-                    record = await self._store.get(key)
-                except ValidationError:
-                    logger.exception("Activation %s cannot be read; it is no longer watched", key)
-                    await self._store.unwatch(key)
-                    continue
-                if record is not None:
-                    records.append(record)
-        return {record.key: record for record in records}
 
     async def _flush(self) -> None:
         """Send the batch's next due times (one call); lost ones come back with the lease."""
@@ -473,24 +502,18 @@ class ActivationWatcher:
 
     # --- one check -------------------------------------------------------------------------
 
-    async def _run_check(
-        self, key: str, record: ActivationRecord | None, claimed_at: float
-    ) -> None:
+    async def _run_check(self, key: str, record: ActivationRecord, claimed_at: float) -> None:
         try:
-            async with asyncio.timeout(self._check_timeout):
-                await self._check(key, record, claimed_at)
-        except TimeoutError:
-            self._poll_errors.add(f"{key}: the check took too long")
-            self._back_off(key, claimed_at)
+            await self._check(key, record, claimed_at)
         except RedisError as error:
             self._redis_errors.add(error)  # the lease brings it back
         except Exception:
             logger.exception("Checking activation %s failed", key)
             self._back_off(key, claimed_at)
 
-    async def _check(self, key: str, record: ActivationRecord | None, claimed_at: float) -> None:
-        if record is None or not record.is_open:
-            await self._bounded(self._store.unwatch, key)  # gone or closed: not watched
+    async def _check(self, key: str, record: ActivationRecord, claimed_at: float) -> None:
+        if not record.is_open:
+            await self._bounded(self._store.unwatch, key)  # closed: nothing to watch
             return
         if key in self._jobs:
             return  # a push is pending here; the lease keeps it parked until it is done
@@ -516,16 +539,15 @@ class ActivationWatcher:
 
         self.stats.polls += 1
         try:
-            async with asyncio.timeout(self._poll_timeout):
-                status = await self._provider.get_activation(
-                    self._service.token_of(record), record.id
-                )
+            status = await self._timed(
+                self._provider.get_activation, self._service.token_of(record), record.id
+            )
         except ActivationNotFound:
             await self._bounded(self._closed_by_provider, key, now)
             return
-        except (ProviderError, TimeoutError) as error:
+        except ProviderError as error:
             self.stats.poll_failures += 1
-            self._poll_errors.add(error if isinstance(error, ProviderError) else "timed out")
+            self._poll_errors.add(error)
             if now >= record.expires_at:
                 await self._bounded(self._expire, key, claimed_at, now)
             else:
@@ -571,8 +593,58 @@ class ActivationWatcher:
         delay = ceiling / 2 + ceiling / 2 * random.random()
         self._park(key, claimed_at, self._clock() + delay)
 
+    async def _timed(self, call: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`call` within `poll_timeout` (well inside the lease); too slow is unavailable.
+
+        One watchdog task enforces every deadline, instead of a timer per status check.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        self._deadlines[task] = time.monotonic() + self._poll_timeout
+        try:
+            result = await call(*args, **kwargs)
+        except asyncio.CancelledError:
+            if self._withdraw_cancel(task):
+                raise ProviderUnavailable("the provider did not answer in time") from None
+            raise
+        except BaseException:
+            self._withdraw_cancel(task)
+            raise
+        finally:
+            del self._deadlines[task]
+        self._withdraw_cancel(task)
+        return result
+
+    def _withdraw_cancel(self, task: asyncio.Task[Any]) -> bool:
+        """Undo the watchdog's cancel of `task`, if any; True when nothing else cancelled it."""
+        if task not in self._timed_out:
+            return False
+        self._timed_out.discard(task)
+        return task.uncancel() == 0
+
+    async def _watchdog(self) -> None:
+        """Cancel the provider calls that overran their deadline (see `_timed`)."""
+        every = min(0.5, self._poll_timeout / 5)
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            for task, deadline in list(self._deadlines.items()):
+                if now >= deadline and task not in self._timed_out:
+                    self._timed_out.add(task)
+                    task.cancel()
+
     @asynccontextmanager
-    async def _locked(self, key: str, wait: float) -> AsyncIterator[None]:
+    async def _provider_call(self) -> AsyncIterator[None]:
+        """Bound a provider call well inside the lease; too slow counts as unavailable."""
+        try:
+            async with asyncio.timeout(self._poll_timeout):
+                yield
+        except TimeoutError:
+            raise ProviderUnavailable("the provider did not answer in time") from None
+
+    @asynccontextmanager
+    async def _locked(self, key: str, wait: float, *, keep: bool = False) -> AsyncIterator[None]:
+        """Hold the activation's lock; with `keep`, renewed for as long as the body runs."""
         lock = self._store.lock(key, timeout=self._lock_timeout, wait=wait)
         try:
             acquired = await lock.acquire()
@@ -580,13 +652,27 @@ class ActivationWatcher:
             acquired = False
         if not acquired:
             raise _LockBusy
+        keeper = asyncio.create_task(self._keep_locked(key, lock)) if keep else None
         try:
             yield
         finally:
+            if keeper is not None:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
             try:
                 await lock.release()
             except LockError:
                 logger.warning("The lock of activation %s expired before it was released", key)
+
+    async def _keep_locked(self, key: str, lock: Lock) -> None:
+        """Renew a lock held across a slow push (Telegram flood control can take minutes)."""
+        while True:
+            await asyncio.sleep(self._lock_timeout / 3)
+            try:
+                await lock.reacquire()
+            except (LockError, RedisError) as error:
+                logger.warning("Could not keep the lock of activation %s: %s", key, error)
+                return
 
     async def _received(self, key: str, code: str, claimed_at: float, now: float) -> None:
         """A new code: record it under the lock (before any push), then hand it to delivery."""
@@ -618,10 +704,11 @@ class ActivationWatcher:
                     self._request_delivery(key)  # push first, finish afterwards
                     return
                 try:
-                    if record.codes:
-                        await self._service.finish_at_provider(record, CloseReason.TIMEOUT)
-                    else:
-                        await self._service.cancel_at_provider(record, CloseReason.TIMEOUT)
+                    async with self._provider_call():
+                        if record.codes:
+                            await self._service.finish_at_provider(record, CloseReason.TIMEOUT)
+                        else:
+                            await self._service.cancel_at_provider(record, CloseReason.TIMEOUT)
                 except CancelTooEarly:
                     late = now - record.expires_at
                     retry = max(self._interval, min(30.0, late / 2))
@@ -697,7 +784,7 @@ class ActivationWatcher:
     async def _deliver_once(self, key: str, card: bool) -> None:
         user_id: int | None = None
         try:
-            async with self._locked(key, self._delivery_lock_wait):
+            async with self._locked(key, self._delivery_lock_wait, keep=True):
                 record = await self._store.get(key)
                 if record is None:
                     return
@@ -778,12 +865,14 @@ class ActivationWatcher:
                     return
                 if not record.codes:
                     try:
-                        await self._service.cancel_at_provider(record, CloseReason.BLOCKED)
+                        async with self._provider_call():
+                            await self._service.cancel_at_provider(record, CloseReason.BLOCKED)
                     except CancelTooEarly:
                         await self._store.schedule(key, now + self._interval)
                         return
                 elif record.delivered < len(record.codes):
-                    await self._service.finish_at_provider(record, CloseReason.BLOCKED)
+                    async with self._provider_call():
+                        await self._service.finish_at_provider(record, CloseReason.BLOCKED)
                 else:
                     return  # code delivered: finished at expiry like any other
         except _LockBusy:

@@ -8,17 +8,20 @@ a time, and one whose watcher died is due again when the lease runs out.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 
-from bot.store import keys
+from bot.store import as_text, keys
+
+logger = logging.getLogger(__name__)
 
 CLOSED_KEPT_SECONDS = 30 * 24 * 3600  # finished/cancelled activations stay visible this long
 USER_HISTORY_KEPT = 50  # per user, newest first
@@ -33,16 +36,44 @@ end
 return due
 """
 
+# claim_due, returning the records: ARGV = now, lease, limit, record key prefix. A member whose
+# record is gone is dropped from the schedule (create() writes both in one transaction). The
+# answer is one string, a line "<member>\t<record JSON>" per activation (JSON has no raw tabs
+# or newlines): one reply to parse instead of two per activation, which matters without
+# hiredis.
+_CLAIM_RECORDS_SCRIPT = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local until_ = tonumber(ARGV[1]) + tonumber(ARGV[2])
+local records = {}
+for _, member in ipairs(due) do
+  local record = redis.call('GET', ARGV[4] .. member)
+  if record then
+    redis.call('ZADD', KEYS[1], 'XX', until_, member)
+    records[#records + 1] = member .. "\\t" .. record
+  else
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return table.concat(records, "\\n")
+"""
+
 # Move claimed members to their next due time, each only if its score is still the lease it
-# was claimed with: ARGV = member, lease_until, due_at, member, lease_until, due_at, ...
+# was claimed with. ARGV = groups of: lease_until, due_at, count, member * count.
 _RESCHEDULE_SCRIPT = """
 local moved = 0
-for i = 1, #ARGV, 3 do
-  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  if score and math.abs(tonumber(score) - tonumber(ARGV[i + 1])) < 0.001 then
-    redis.call('ZADD', KEYS[1], 'XX', ARGV[i + 2], ARGV[i])
-    moved = moved + 1
+local i = 1
+while i <= #ARGV do
+  local lease_until = tonumber(ARGV[i])
+  local due_at = ARGV[i + 1]
+  local last = i + 2 + tonumber(ARGV[i + 2])
+  for j = i + 3, last do
+    local score = redis.call('ZSCORE', KEYS[1], ARGV[j])
+    if score and math.abs(tonumber(score) - lease_until) < 0.001 then
+      redis.call('ZADD', KEYS[1], 'XX', due_at, ARGV[j])
+      moved = moved + 1
+    end
   end
+  i = last + 1
 end
 return moved
 """
@@ -110,6 +141,17 @@ class ActivationRecord(BaseModel):
         return max(0, int(self.expires_at - (time.time() if now is None else now)))
 
 
+def _reschedule_args(items: Sequence[tuple[str, float, float]]) -> list[str | float | int]:
+    """Items grouped by (lease_until, due_at): a batch claimed together mostly shares both."""
+    groups: dict[tuple[float, float], list[str]] = {}
+    for key, lease_until, due_at in items:
+        groups.setdefault((lease_until, due_at), []).append(key)
+    args: list[str | float | int] = []
+    for (lease_until, due_at), members in groups.items():
+        args += [lease_until, due_at, len(members), *members]
+    return args
+
+
 def utc_day(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
 
@@ -119,6 +161,7 @@ class ActivationStore:
         self._redis = redis
         self._claim = redis.register_script(_CLAIM_SCRIPT)
         self._reschedule = redis.register_script(_RESCHEDULE_SCRIPT)
+        self._claim_records = redis.register_script(_CLAIM_RECORDS_SCRIPT)
 
     # --- records -----------------------------------------------------------------------
 
@@ -219,10 +262,40 @@ class ActivationStore:
         """
         if not items:
             return 0
-        args: list[str | float] = []
-        for key, lease_until, due_at in items:
-            args += [key, lease_until, due_at]
-        return int(await self._reschedule(keys=[keys.WATCH_DUE], args=args))
+        return int(await self._reschedule(keys=[keys.WATCH_DUE], args=_reschedule_args(items)))
+
+    async def claim_due_records(
+        self,
+        now: float,
+        lease: float,
+        limit: int,
+        *,
+        reschedule: Sequence[tuple[str, float, float]] = (),
+    ) -> list[ActivationRecord]:
+        """`claim_due` returning the records, after `reschedule_claimed(reschedule)`: one
+        round trip for a watcher's whole turn.
+
+        A member whose record is gone leaves the schedule; a record that cannot be read is
+        logged and leaves it too (it could never be checked).
+        """
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if reschedule:
+                await self._reschedule(
+                    keys=[keys.WATCH_DUE], args=_reschedule_args(reschedule), client=pipe
+                )
+            await self._claim_records(
+                keys=[keys.WATCH_DUE], args=[now, lease, limit, keys.activation("")], client=pipe
+            )
+            reply = (await pipe.execute())[-1]
+        records = []
+        for line in as_text(reply).split("\n") if reply else ():
+            member, _, raw = line.partition("\t")
+            try:
+                records.append(ActivationRecord.model_validate_json(raw))
+            except ValidationError:
+                logger.exception("Activation %s cannot be read; it is no longer watched", member)
+                await self.unwatch(member)
+        return records
 
     async def next_due_at(self) -> float | None:
         first = await self._redis.zrange(keys.WATCH_DUE, 0, 0, withscores=True)

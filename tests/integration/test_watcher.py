@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 from redis.asyncio import Redis
@@ -292,6 +293,26 @@ async def test_a_slow_notifier_does_not_hold_up_status_checks(watch_world: Watch
     assert len({push.key for push in slow.pushes}) == 3
 
 
+async def test_two_watchers_and_a_push_slower_than_the_lock_still_push_once(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    slow = RecordingNotifier(delay=1.5)
+    records = [await world.buy(4500 + n) for n in range(5)]
+    # Leases and locks far shorter than the push: without renewing the lock, the second
+    # watcher would take over the activation mid-push and push the code again.
+    options = {"notifier": slow, "lease": 0.5, "lock_timeout": 0.3}
+    world.start(world.watcher(**options))
+    world.start(world.watcher(**options))
+    for record in records:
+        world.sandbox.deliver_sms(record.id, f"6{record.id[-5:]}")
+
+    await eventually(lambda: len(slow.pushes) == 5, what="every code")
+    await asyncio.sleep(2.0)  # longer than a push: a second one would have landed
+
+    assert sorted(push.key for push in slow.pushes) == sorted(r.key for r in records)
+
+
 async def test_card_refreshes_are_capped_in_all(watch_world: WatchWorld) -> None:
     world = watch_world
     records = [await world.buy(5000 + n) for n in range(20)]
@@ -370,3 +391,37 @@ async def test_a_number_bought_through_the_purchase_service_gets_its_code(
     await eventually(lambda: world.notifier.pushes != [], what="the code")
 
     assert world.notifier.pushes == [Push(record.key, user, "313131")]
+
+
+async def test_an_unreadable_record_is_dropped_and_the_others_are_checked(
+    watch_world: WatchWorld, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = watch_world
+    good = await world.buy(first_check_in=0)
+    await redis.set("smsbot:act:v2:42", '{"provider": "v2", "id": "42", "broken": ')
+    await redis.zadd("smsbot:watch:due", {"v2:42": 0})
+
+    assert await world.watcher().run_once() == 1
+
+    assert world.provider.status_checks == {good.id: 1}
+    assert await redis.zscore("smsbot:watch:due", "v2:42") is None
+    assert "v2:42 cannot be read" in caplog.text
+
+
+async def test_a_button_pressed_during_a_check_wins_over_the_checks_reschedule(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    record = await world.buy(first_check_in=0)
+    claimed_at = time.time() + 1
+    [claimed] = await world.store.claim_due_records(claimed_at, 10.0, 10)
+    assert claimed.key == record.key
+    # While the check runs, "another code" re-watches the number for a check in 0.2 s...
+    await world.store.watch(record.key, claimed_at + 0.2)
+    # ...and the check's own decision, made on what it read before, arrives afterwards.
+    assert await world.store.reschedule_claimed([(record.key, claimed_at + 10.0, 9e9)]) == 0
+    assert await world.store.next_due_at() == pytest.approx(claimed_at + 0.2)
+    # Without the button, the check's decision applies.
+    [again] = await world.store.claim_due_records(claimed_at + 1, 10.0, 10)
+    assert await world.store.reschedule_claimed([(again.key, claimed_at + 11.0, 9e9)]) == 1
+    assert await world.store.next_due_at() == pytest.approx(9e9)
