@@ -17,9 +17,10 @@ For each N the controller:
 3. makes SMS arrive (sandbox control endpoint) on a random share of the activations at
    uniformly random times over `--window` seconds, and measures the latency from each
    SMS's `arrived_at` to its push reaching the fake Bot API;
-4. stops the workers and measures two ceilings against the same sandbox, same N, same
-   concurrency: a bare loop of the provider layer's client (httpx over the aiohttp
-   transport, `create_http_client`) and a bare aiohttp loop.
+4. measures, before the workers start and again after they stop, two ceilings against the
+   same sandbox, same N, same concurrency: a bare loop of the provider layer's client (httpx
+   over the aiohttp transport, `create_http_client`) and a bare aiohttp loop (the mean of
+   the two runs is the ceiling; both are printed, so drift on a shared machine shows).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token-0123456789abcdef"  # 28 characters, like an SMS-man API key
 BOT_TOKEN = "123456:bench-bench-bench-bench-bench-bench"
 STATS_KEY = "bench:worker:{pid}"
+POLL_SAMPLES = "bench:polls"  # "id unix-time" of polls of a sample of activations
 PUBLISH_EVERY = 0.5
 
 logger = logging.getLogger("bench.watcher")
@@ -114,28 +117,17 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
 
 
 class TimedV2Provider(V2Provider):
-    """The v2 provider, noting per activation how soon it was polled again."""
+    """The v2 provider, noting when it polls a sample of the activations (1 in 50)."""
 
-    def __init__(self, *args: Any, interval: float, **kwargs: Any) -> None:
+    samples: list[str]  # "id unix-time" per poll, published to POLL_SAMPLES
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._interval = interval
-        self._last: dict[str, float] = {}
-        self.min_gap = float("inf")
-        self.early = 0  # polls sooner than one interval after the previous one
-        self.gaps = 0
-        self.gap_sum = 0.0
+        self.samples = []
 
     async def get_activation(self, token: str, activation_id: str) -> Activation:
-        now = time.monotonic()
-        last = self._last.get(activation_id)
-        if last is not None:
-            gap = now - last
-            self.min_gap = min(self.min_gap, gap)
-            self.gaps += 1
-            self.gap_sum += gap
-            if gap < self._interval * 0.95:
-                self.early += 1
-        self._last[activation_id] = now
+        if int(activation_id) % 50 == 0:
+            self.samples.append(f"{activation_id} {time.time()}")
         return await super().get_activation(token, activation_id)
 
 
@@ -174,9 +166,7 @@ async def run_worker(args: argparse.Namespace) -> None:
 
     http.event_hooks["request"].append(count)
     limiter = RateLimiter(args.max_rps)
-    provider = TimedV2Provider(
-        http, args.provider_url, limiter=limiter, interval=args.poll_interval
-    )
+    provider = TimedV2Provider(http, args.provider_url, limiter=limiter)
     store = ActivationStore(redis)
     service = ActivationService(
         provider, store, TokenCipher(args.key), poll_interval=args.poll_interval
@@ -196,14 +186,11 @@ async def run_worker(args: argparse.Namespace) -> None:
     async def publish() -> None:
         while True:
             stats = asdict(watcher.stats)
-            stats.update(
-                requests=requests,
-                min_gap=provider.min_gap if provider.min_gap != float("inf") else -1,
-                early=provider.early,
-                mean_gap=provider.gap_sum / max(1, provider.gaps),
-                at=time.time(),
-            )
+            stats.update(requests=requests, at=time.time())
             await redis.hset(stats_key, mapping={k: str(v) for k, v in stats.items()})
+            if provider.samples:
+                samples, provider.samples = provider.samples, []
+                await redis.rpush(POLL_SAMPLES, *samples)
             await asyncio.sleep(PUBLISH_EVERY)
 
     publisher = asyncio.create_task(publish())
@@ -222,13 +209,10 @@ async def run_worker(args: argparse.Namespace) -> None:
         publisher.cancel()
         await asyncio.gather(publisher, return_exceptions=True)
         stats = asdict(watcher.stats)
-        stats.update(
-            requests=requests,
-            min_gap=provider.min_gap,
-            early=provider.early,
-            mean_gap=provider.gap_sum / max(1, provider.gaps),
-        )
+        stats.update(requests=requests)
         await redis.hset(stats_key, mapping={k: str(v) for k, v in stats.items()})
+        if provider.samples:
+            await redis.rpush(POLL_SAMPLES, *provider.samples)
         await notifier.aclose()
         await http.aclose()
         await redis.aclose()
@@ -357,6 +341,7 @@ class Result:
     requests_per_second: float = 0.0
     requests_per_activation_per_interval: float = 0.0
     early_polls: int = 0
+    sampled_polls: int = 0
     min_gap: float = 0.0
     mean_gap: float = 0.0
     cpu_per_second: dict[str, float] = field(default_factory=dict)
@@ -368,10 +353,19 @@ class Result:
     latency_p99: float = 0.0
     latency_max: float = 0.0
     checks_per_second_during_codes: float = 0.0
-    ceiling_httpx: float = 0.0
-    ceiling_aiohttp: float = 0.0
-    ceiling_httpx_cpu_us: float = 0.0  # client CPU per request
-    ceiling_aiohttp_cpu_us: float = 0.0
+    # client -> ((requests/s, CPU us per request) before the watcher ran, (...) after)
+    ceilings: dict[str, tuple[tuple[float, float], tuple[float, float]]] = field(
+        default_factory=dict
+    )
+
+    def ceiling(self, client: str) -> float:
+        """Requests/s of a bare loop: the mean of the runs before and after the watcher's."""
+        runs = self.ceilings.get(client)
+        return (runs[0][0] + runs[1][0]) / 2 if runs else 0.0
+
+    def ceiling_cpu_us(self, client: str) -> float:
+        runs = self.ceilings.get(client)
+        return (runs[0][1] + runs[1][1]) / 2 if runs else 0.0
 
     @property
     def worker_cpu_us(self) -> float:
@@ -381,7 +375,15 @@ class Result:
 
     @property
     def latency_bound(self) -> float:
-        return self.n / self.checks_per_second + 0.5 if self.checks_per_second else 0.0
+        """The target: N / (checks/s achieved with all N pending) + 0.5 s."""
+        rate = self.checks_per_second
+        return self.n / rate + 0.5 if rate else 0.0
+
+    @property
+    def latency_bound_meanwhile(self) -> float:
+        """The same with the checks/s achieved while the codes arrived (pushes cost CPU)."""
+        rate = self.checks_per_second_during_codes
+        return self.n / rate + 0.5 if rate else 0.0
 
 
 class Bench:
@@ -472,6 +474,10 @@ class Bench:
         result.redis_bytes_per_activation = (used_after - used_before) / n
         result.redis_key_bytes = await self.key_bytes(records)
 
+        ids_file = self.workdir / f"ids-{n}.txt"
+        ids_file.write_text("\n".join(record.id for record in records))
+        before = await self.ceilings(ids_file)
+
         # Purchases come one by one, so checks are spread over the interval: spread the
         # first checks (the numbers were bought faster than users would buy them).
         start = time.time() + 2.0  # after the workers have started
@@ -500,7 +506,8 @@ class Bench:
 
         # Codes arrive on a random share of the numbers, at random times.
         share = records if n <= 200 else random.sample(records, max(100, n // 10))
-        arrivals = await self.send_codes(share, args.window) if args.window > 0 else {}
+        window = args.window if args.window is not None else max(30.0, n / 100)
+        arrivals = await self.send_codes(share, window) if window > 0 else {}
         result.codes_sent = len(arrivals)
         with suppress(TimeoutError):
             async with asyncio.timeout(60 + n / 100):
@@ -526,19 +533,19 @@ class Bench:
         for index, worker in enumerate(workers):
             stop(worker)
             del self.processes[f"worker-{index}"]
-        stats = [await self.redis.hgetall(STATS_KEY.format(pid=w.pid)) for w in workers]
-        result.early_polls = sum(int(s.get("early", 0)) for s in stats)
-        result.min_gap = min(float(s.get("min_gap", "inf")) for s in stats)
-        result.mean_gap = statistics.mean(float(s.get("mean_gap", 0)) for s in stats)
+        # Gaps between polls of the same activation, whichever process sent them.
+        polls: dict[str, list[float]] = {}
+        for entry in await self.redis.lrange(POLL_SAMPLES, 0, -1):
+            activation_id, at = str(entry).split()
+            polls.setdefault(activation_id, []).append(float(at))
+        gaps = [b - a for times in polls.values() for a, b in pairwise(sorted(times))]
+        result.min_gap = min(gaps, default=0.0)
+        result.mean_gap = statistics.mean(gaps) if gaps else 0.0
+        result.early_polls = sum(1 for gap in gaps if gap < args.poll_interval * 0.95)
+        result.sampled_polls = len(gaps)
 
-        if args.skip_ceilings:
-            return result
-        ids_file = self.workdir / f"ids-{n}.txt"
-        ids_file.write_text("\n".join(record.id for record in records))
-        result.ceiling_httpx, result.ceiling_httpx_cpu_us = await self.ceiling("httpx", ids_file)
-        result.ceiling_aiohttp, result.ceiling_aiohttp_cpu_us = await self.ceiling(
-            "aiohttp", ids_file
-        )
+        after = await self.ceilings(ids_file)
+        result.ceilings = {name: (before[name], after[name]) for name in before}
         return result
 
     async def key_bytes(self, records: Sequence[ActivationRecord]) -> dict[str, float]:
@@ -673,6 +680,12 @@ class Bench:
         await asyncio.gather(*(one(record) for record in records))
         return arrivals
 
+    async def ceilings(self, ids_file: Path) -> dict[str, tuple[float, float]]:
+        """Both bare loops: client -> (requests/s, client CPU us per request)."""
+        if self.args.skip_ceilings:
+            return {}
+        return {client: await self.ceiling(client, ids_file) for client in ("httpx", "aiohttp")}
+
     async def ceiling(self, client: str, ids_file: Path) -> tuple[float, float]:
         """(requests/s, client CPU microseconds per request) of a bare loop."""
         command = python(
@@ -703,6 +716,15 @@ def report(result: Result, interval: float) -> str:
     cpu = ", ".join(f"{name} {value:.2f}" for name, value in sorted(r.cpu_per_second.items()))
     rss = ", ".join(f"{name} {value:.0f}" for name, value in sorted(r.rss_mb.items()))
     parts = ", ".join(f"{name} {value:.0f}" for name, value in r.redis_key_bytes.items())
+    h = max(1.0, r.ceiling("httpx"))
+    a = max(1.0, r.ceiling("aiohttp"))
+
+    def ceiling(client: str) -> str:
+        runs = r.ceilings.get(client)
+        if not runs:
+            return "not measured"
+        return f"{r.ceiling(client):.0f}/s (before {runs[0][0]:.0f}, after {runs[1][0]:.0f})"
+
     lines = [
         f"N={r.n}  processes={r.processes}  concurrency={r.concurrency}  "
         f"(bought and recorded in {r.buy_seconds:.1f} s)",
@@ -710,17 +732,20 @@ def report(result: Result, interval: float) -> str:
         f"(every pending one every {r.n / r.checks_per_second:.2f} s; "
         f"{r.checks_per_second_during_codes:.0f}/s while codes arrived)",
         f"  requests/activation/interval {r.requests_per_activation_per_interval:8.3f}   "
-        f"(repeat gap mean {r.mean_gap:.2f} s, shortest {r.min_gap:.2f} s; "
-        f"{r.early_polls} sooner than 0.95 interval)",
+        f"(gap between polls of one activation, any process: mean {r.mean_gap:.2f} s, "
+        f"shortest {r.min_gap:.2f} s; {r.early_polls} of {r.sampled_polls} sooner than "
+        f"0.95 interval)",
         f"  latency SMS -> push ........ p50 {r.latency_p50:.2f} s  p99 {r.latency_p99:.2f} s  "
         f"max {r.latency_max:.2f} s  ({r.codes_pushed}/{r.codes_sent} codes, "
-        f"{r.duplicates} duplicates; bound N/checks + 0.5 = {r.latency_bound:.2f} s)",
-        f"  ceilings (same concurrency)  httpx+aiohttp transport {r.ceiling_httpx:.0f}/s -> "
-        f"watcher at {r.checks_per_second / max(1, r.ceiling_httpx):.2f}; bare aiohttp "
-        f"{r.ceiling_aiohttp:.0f}/s -> watcher at "
-        f"{r.checks_per_second / max(1, r.ceiling_aiohttp):.2f}",
+        f"{r.duplicates} duplicates)",
+        f"  latency bound .............. N/(checks/s) + 0.5 = {r.latency_bound:.2f} s; with the "
+        f"checks/s while codes arrived {r.latency_bound_meanwhile:.2f} s",
+        f"  ceilings, same concurrency . httpx over aiohttp transport {ceiling('httpx')}; "
+        f"bare aiohttp {ceiling('aiohttp')}",
+        f"  watcher / ceiling .......... {r.checks_per_second / h:.2f} of httpx, "
+        f"{r.checks_per_second / a:.2f} of bare aiohttp",
         f"  CPU per request/check ...... watcher {r.worker_cpu_us:.0f} us, bare httpx "
-        f"{r.ceiling_httpx_cpu_us:.0f} us, bare aiohttp {r.ceiling_aiohttp_cpu_us:.0f} us",
+        f"{r.ceiling_cpu_us('httpx'):.0f} us, bare aiohttp {r.ceiling_cpu_us('aiohttp'):.0f} us",
         f"  CPU s per s ................ {cpu}",
         f"  RSS MB ..................... {rss}",
         f"  Redis per pending activation {r.redis_bytes_per_activation:8.0f} B   "
@@ -767,7 +792,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--max-rps", type=float, default=100_000, help="SMSMAN_MAX_RPS of each worker"
     )
     parser.add_argument("--measure", type=float, default=20.0, help="seconds of throughput")
-    parser.add_argument("--window", type=float, default=30.0, help="seconds codes arrive over")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        help="seconds the codes arrive over (default: max(30, N/100); 0 skips the codes)",
+    )
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
     parser.add_argument("--skip-ceilings", action="store_true", help="(quick A/B runs)")
     parser.add_argument("--json", help="also write the results to this file")

@@ -538,6 +538,7 @@ class ActivationWatcher:
             return
 
         self.stats.polls += 1
+        polled_at = now  # the next poll is one full interval after this one goes out
         try:
             status = await self._timed(
                 self._provider.get_activation, self._service.token_of(record), record.id
@@ -577,7 +578,7 @@ class ActivationWatcher:
                 self._request_delivery(key, card=True)
             else:
                 self.stats.cards_skipped += 1
-        self._park(key, claimed_at, min(claimed_at + self._interval, record.expires_at))
+        self._park(key, claimed_at, min(polled_at + self._interval, record.expires_at))
 
     async def _bounded(
         self, work: Callable[P, Awaitable[object]], *args: P.args, **kwargs: P.kwargs
