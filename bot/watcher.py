@@ -274,6 +274,7 @@ class ActivationWatcher:
         self._poll_errors = _Summary("%d status checks failed recently (last: %s)")
         self._push_errors = _Summary("%d notifications failed recently (last: %s)")
         self._redis_errors = _Summary("%d watcher steps hit a Redis error recently (last: %s)")
+        self._foreign = _Summary("%d activations of another provider cannot be checked (%s)")
         self._behind = False
         self._late_streak = 0
         self._dispatch_lag = 0.0
@@ -336,6 +337,7 @@ class ActivationWatcher:
         except asyncio.CancelledError:
             for worker in workers:
                 worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
             await self._abort()
             raise
         finally:
@@ -530,10 +532,8 @@ class ActivationWatcher:
             else:
                 self._park(key, claimed_at, record.expires_at)
             return
-        if record.provider != self._provider.name:
-            logger.warning(
-                "Activation %s belongs to provider %r, not this one", key, record.provider
-            )
+        if record.provider != self._provider.name:  # SMSMAN_PROTOCOL changed with numbers open
+            self._foreign.add(f"{key} belongs to provider {record.provider!r}")
             self._park(key, claimed_at, now + self._max_backoff)
             return
 

@@ -425,3 +425,26 @@ async def test_a_button_pressed_during_a_check_wins_over_the_checks_reschedule(
     [again] = await world.store.claim_due_records(claimed_at + 1, 10.0, 10)
     assert await world.store.reschedule_claimed([(again.key, claimed_at + 11.0, 9e9)]) == 1
     assert await world.store.next_due_at() == pytest.approx(9e9)
+
+
+async def test_a_cancelled_watcher_leaves_no_task_behind(watch_world: WatchWorld) -> None:
+    world = watch_world
+    records = [await world.buy(8500 + n, first_check_in=0) for n in range(5)]
+    world.sandbox.set_fault("slow", delay=3.0, methods=["get-sms"])
+    task = asyncio.create_task(world.watcher().run(asyncio.Event()))
+    await eventually(
+        lambda: len(world.provider.status_checks) == len(records), what="checks in flight"
+    )
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    def watchers_tasks() -> list[asyncio.Task[object]]:
+        return [
+            t
+            for t in asyncio.all_tasks()
+            if getattr(t.get_coro(), "__qualname__", "").startswith("ActivationWatcher.")
+        ]
+
+    assert watchers_tasks() == []
