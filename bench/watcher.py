@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -157,7 +158,25 @@ class BotApiNotifier:
         await self.bot.session.close()
 
 
+class GcTimer:
+    """Time spent in the cyclic garbage collector (the worker publishes it)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections[info["generation"]] += 1
+
+
 async def run_worker(args: argparse.Namespace) -> None:
+    gc_timer = GcTimer()
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -192,13 +211,21 @@ async def run_worker(args: argparse.Namespace) -> None:
     async def publish() -> None:
         while True:
             stats = asdict(watcher.stats)
-            stats.update(requests=requests, at=time.time())
+            stats.update(
+                requests=requests,
+                gc_seconds=gc_timer.seconds,
+                gc_full=gc_timer.collections[2],
+                at=time.time(),
+            )
             await redis.hset(stats_key, mapping={k: str(v) for k, v in stats.items()})
             if provider.samples:
                 samples, provider.samples = provider.samples, []
                 await redis.rpush(POLL_SAMPLES, *samples)
             await asyncio.sleep(PUBLISH_EVERY)
 
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()  # what is loaded by now lives as long as the process: never scan it
     publisher = asyncio.create_task(publish())
     profiler = None
     if args.profile:
@@ -331,6 +358,7 @@ class Snapshot:
     polls: int
     requests: int
     pushes: int
+    gc_seconds: float
     cpu: dict[str, float]
     rss: dict[str, int]
 
@@ -344,6 +372,7 @@ class Result:
     redis_bytes_per_activation: float = 0.0
     redis_key_bytes: dict[str, float] = field(default_factory=dict)
     checks_per_second: float = 0.0
+    gc_per_second: float = 0.0  # workers' seconds in the garbage collector per second
     requests_per_second: float = 0.0
     requests_per_activation_per_interval: float = 0.0
     early_polls: int = 0
@@ -502,6 +531,7 @@ class Bench:
         elapsed = second.at - first.at
         result.checks_per_second = (second.polls - first.polls) / elapsed
         result.requests_per_second = (second.requests - first.requests) / elapsed
+        result.gc_per_second = (second.gc_seconds - first.gc_seconds) / elapsed
         result.requests_per_activation_per_interval = (
             result.requests_per_second * args.poll_interval / n
         )
@@ -638,6 +668,8 @@ class Bench:
         )
         if args.profile:
             command += ["--profile", str(self.workdir / f"worker-{index}.prof")]
+        if args.gc_freeze:
+            command.append("--gc-freeze")
         process = spawn(command, self.workdir / f"worker-{index}.log")
         self.processes[f"worker-{index}"] = process
         return process
@@ -654,17 +686,20 @@ class Bench:
 
     async def snapshot(self, workers: Sequence[subprocess.Popen[bytes]]) -> Snapshot:
         polls = requests = pushes = 0
+        gc_seconds = 0.0
         for worker in workers:
             stats = await self.redis.hgetall(STATS_KEY.format(pid=worker.pid))
             polls += int(stats["polls"])
             requests += int(stats["requests"])
             pushes += int(stats["pushes"])
+            gc_seconds += float(stats["gc_seconds"])
         pids = self.pids()
         return Snapshot(
             at=time.time(),
             polls=polls,
             requests=requests,
             pushes=pushes,
+            gc_seconds=gc_seconds,
             cpu={name: cpu_seconds(pid) for name, pid in pids.items()},
             rss={name: rss_bytes(pid) for name, pid in pids.items()},
         )
@@ -729,7 +764,10 @@ def report(result: Result, interval: float) -> str:
         runs = r.ceilings.get(client)
         if not runs:
             return "not measured"
-        return f"{r.ceiling(client):.0f}/s (before {runs[0][0]:.0f}, after {runs[1][0]:.0f})"
+        (before, _), (after, _) = runs
+        drift = abs(after - before) / max(1.0, min(after, before))
+        noisy = "  NOISY MACHINE" if drift > 0.15 else ""
+        return f"{r.ceiling(client):.0f}/s (before {before:.0f}, after {after:.0f}){noisy}"
 
     lines = [
         f"N={r.n}  processes={r.processes}  concurrency={r.concurrency}  "
@@ -752,7 +790,8 @@ def report(result: Result, interval: float) -> str:
         f"{r.checks_per_second / a:.2f} of bare aiohttp",
         f"  CPU per request/check ...... watcher {r.worker_cpu_us:.0f} us, bare httpx "
         f"{r.ceiling_cpu_us('httpx'):.0f} us, bare aiohttp {r.ceiling_cpu_us('aiohttp'):.0f} us",
-        f"  CPU s per s ................ {cpu}",
+        f"  CPU s per s ................ {cpu}; of which the workers' garbage collector "
+        f"{r.gc_per_second:.2f}",
         f"  RSS MB ..................... {rss}",
         f"  Redis per pending activation {r.redis_bytes_per_activation:8.0f} B   "
         f"(used_memory delta; by key: {parts} B)",
@@ -806,6 +845,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
     parser.add_argument("--skip-ceilings", action="store_true", help="(quick A/B runs)")
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="workers gc.freeze() after start-up"
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--profile", help="(worker) cProfile output; (controller) any value")
     # worker and ceiling
