@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNotFound,
@@ -74,7 +75,15 @@ class TelegramNotifier:
                 record.chat_id, render_code_message(record, code, _), reply_parameters=reply
             )
         )
-        await self.card_changed(record)
+        try:
+            await self.card_changed(record)
+        except TelegramAPIError as error:
+            # The code is in the chat: failing here would make the watcher push it again.
+            logger.warning(
+                "The code of %s was sent but its card was not updated: %s",
+                record.key,
+                type(error).__name__,
+            )
 
     async def card_changed(self, record: ActivationRecord) -> None:
         """Edit the card; a card that is gone is sent again and its new id saved."""
