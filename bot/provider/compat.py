@@ -144,6 +144,7 @@ class CompatProvider:
     ) -> None:
         self._http = http
         self._url = url
+        self._parsed_url = httpx.URL(url)
         self._limiter = limiter
         self._ref = ref
         self._retry = retry
@@ -157,7 +158,7 @@ class CompatProvider:
         """One POST; the answer text, stripped. Error words are raised as typed errors."""
         response = await post_form(
             self._http,
-            self._url,
+            self._parsed_url,
             {"action": action, "api_key": token, **params},
             limiter=self._limiter,
         )

@@ -1,9 +1,10 @@
 """HTTP plumbing shared by both providers: the client, the rate limiter, retries, one send.
 
-- `create_http_client()` builds one `httpx.AsyncClient` for the whole process. It runs on
-  `httpx_aiohttp.AiohttpTransport`: aiohttp's C-accelerated HTTP parser and connection pool
-  under httpx's API, measurably cheaper per request than httpcore's pure-Python one when
-  hundreds of polls are in flight.
+- `create_http_client()` builds one `httpx.AsyncClient` for the whole process, without a
+  cookie store, on `bot.provider.transport.AiohttpTransport`: aiohttp's C-accelerated HTTP
+  parser and connection pool under httpx's API. Per request it costs about two thirds of
+  what httpx over `httpx_aiohttp` did, and a bit over half of httpcore's pure-Python
+  transport (`bench/http_client.py` measures it).
 - `RateLimiter` is a token bucket every provider call goes through, so the process as a
   whole stays under `SMSMAN_MAX_RPS`.
 - `retry_transient()` retries idempotent reads on `ProviderUnavailable` / `RateLimited`
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,9 +25,9 @@ from typing import TypeVar
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from bot.provider.errors import TRANSIENT_ERRORS, ProviderError, ProviderUnavailable, RateLimited
+from bot.provider.transport import AiohttpTransport, NoCookiesClient, create_aiohttp_session
 
 T = TypeVar("T")
 
@@ -45,18 +45,6 @@ DEFAULT_LIMITS = httpx.Limits(
 USER_AGENT = "smsman-bot/0.1"
 
 
-def _aiohttp_session(ssl_context: ssl.SSLContext, limits: httpx.Limits) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(
-        limit=limits.max_connections or 0,
-        limit_per_host=0,  # one provider host: the global limit is the one that matters
-        keepalive_timeout=limits.keepalive_expiry or 15.0,
-        ttl_dns_cache=300,
-        ssl=ssl_context,
-    )
-    # httpx keeps the cookies and decodes the body itself; aiohttp must do neither.
-    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-
-
 def create_http_client(
     *,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
@@ -70,12 +58,8 @@ def create_http_client(
     """
     if transport is None:
         ssl_context = httpx.create_ssl_context()
-        transport = AiohttpTransport(
-            verify=ssl_context,
-            limits=limits,
-            client=lambda: _aiohttp_session(ssl_context, limits),
-        )
-    return httpx.AsyncClient(
+        transport = AiohttpTransport(lambda: create_aiohttp_session(ssl_context, limits))
+    return NoCookiesClient(
         transport=transport,
         timeout=timeout,
         headers={"User-Agent": USER_AGENT},
@@ -185,12 +169,17 @@ async def retry_transient(
 
 
 async def post_form(
-    http: httpx.AsyncClient, url: str, data: Mapping[str, str], *, limiter: RateLimiter
+    http: httpx.AsyncClient,
+    url: httpx.URL | str,
+    data: Mapping[str, str],
+    *,
+    limiter: RateLimiter,
 ) -> httpx.Response:
     """POST `data` as a form after waiting for the rate limiter; one attempt.
 
     Raises `ProviderUnavailable` on timeouts, connection errors, HTTP 5xx and 408, and
-    `RateLimited` on HTTP 429. Other statuses are returned for the caller to read: the
+    `RateLimited` on HTTP 429. Pass `url` as an `httpx.URL` built once: httpx parses a string
+    on every call. Other statuses are returned for the caller to read: the
     provider may put an error body on a 4xx. The errors raised here are built outside the
     `except` block, so they neither chain nor carry the httpx exception (whose text holds
     the URL).
@@ -198,7 +187,7 @@ async def post_form(
     await limiter.acquire()
     failure: ProviderError | None = None
     try:
-        response = await http.post(url, data=dict(data))
+        response = await http.post(url, data=data)
     except httpx.TimeoutException:
         failure = ProviderUnavailable("the provider did not answer in time")
     except (httpx.HTTPError, aiohttp.ClientError, OSError):

@@ -105,6 +105,7 @@ class V2Provider:
     ) -> None:
         self._http = http
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self._urls: dict[str, httpx.URL] = {}  # per method, parsed once
         self._limiter = limiter
         self._ref = ref
         self._retry = retry
@@ -116,8 +117,11 @@ class V2Provider:
 
     async def _call(self, method: str, token: str, params: dict[str, str]) -> Any:
         """One POST; the decoded JSON body. No error mapping of the body yet."""
+        url = self._urls.get(method)
+        if url is None:
+            url = self._urls[method] = httpx.URL(self._base_url + method)
         response = await post_form(
-            self._http, self._base_url + method, {"token": token, **params}, limiter=self._limiter
+            self._http, url, {"token": token, **params}, limiter=self._limiter
         )
         try:
             return parse_json_body(response.content)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from aiohttp import web
-from httpx_aiohttp import AiohttpTransport
 
 from bot.provider import (
     NoNumbers,
@@ -23,6 +22,7 @@ from bot.provider import (
     retry_transient,
 )
 from bot.provider.http import post_form
+from bot.provider.transport import AiohttpTransport
 
 # -- the rate limiter on virtual time -----------------------------------------------------
 
