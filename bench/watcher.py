@@ -18,9 +18,10 @@ For each N the controller:
    uniformly random times over `--window` seconds, and measures the latency from each
    SMS's `arrived_at` to its push reaching the fake Bot API;
 4. measures, before the workers start and again after they stop, two ceilings against the
-   same sandbox, same N, same concurrency: a bare loop of the provider layer's client (httpx
-   over the aiohttp transport, `create_http_client`) and a bare aiohttp loop (the mean of
-   the two runs is the ceiling; both are printed, so drift on a shared machine shows).
+   same sandbox, same N, same concurrency: a bare loop of the provider layer's client
+   (`create_http_client`, requests built and sent as `post_form` does) and a bare aiohttp
+   loop (the mean of the two runs is the ceiling; both are printed, so drift on a shared
+   machine shows).
 """
 
 from __future__ import annotations
@@ -47,14 +48,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 from aiohttp import web
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
 from bot.provider.http import RateLimiter, create_http_client
 from bot.provider.models import Activation
+from bot.provider.transport import form_request
 from bot.provider.v2 import V2Provider
 from bot.redis_server import RedisServer, free_port
+from bot.runner import freeze_startup_heap
 from bot.services.activations import ActivationService
 from bot.store import keys
 from bot.store.activations import ActivationRecord, ActivationStore
@@ -223,9 +227,8 @@ async def run_worker(args: argparse.Namespace) -> None:
                 await redis.rpush(POLL_SAMPLES, *samples)
             await asyncio.sleep(PUBLISH_EVERY)
 
-    if args.gc_freeze:
-        gc.collect()
-        gc.freeze()  # what is loaded by now lives as long as the process: never scan it
+    if not args.no_gc_freeze:
+        freeze_startup_heap()  # as `python -m bot` does once it has started
     publisher = asyncio.create_task(publish())
     profiler = None
     if args.profile:
@@ -256,6 +259,7 @@ async def run_worker(args: argparse.Namespace) -> None:
 
 async def run_ceiling(args: argparse.Namespace, ids: list[str]) -> None:
     url = args.provider_url + "get-sms"
+    parsed_url = httpx.URL(url)  # as the provider holds it
     done = 0
     deadline = 0.0
 
@@ -271,7 +275,8 @@ async def run_ceiling(args: argparse.Namespace, ids: list[str]) -> None:
         nonlocal done
         n = start
         while time.monotonic() < deadline:
-            response = await http.post(url, data={"token": TOKEN, "request_id": ids[n % len(ids)]})
+            form = {"token": TOKEN, "request_id": ids[n % len(ids)]}
+            response = await http.send(form_request(http, parsed_url, form))  # as post_form
             response.content  # noqa: B018 - read like the provider does
             done += 1
             n += args.concurrency
@@ -657,8 +662,7 @@ class Bench:
             self.v2_url,
             "--bot-api-url",
             f"http://127.0.0.1:{self.bot_api_port}",
-            "--key",
-            self.key,
+            f"--key={self.key}",  # a Fernet key may start with "-"
             "--poll-interval",
             str(args.poll_interval),
             "--concurrency",
@@ -668,8 +672,8 @@ class Bench:
         )
         if args.profile:
             command += ["--profile", str(self.workdir / f"worker-{index}.prof")]
-        if args.gc_freeze:
-            command.append("--gc-freeze")
+        if args.no_gc_freeze:
+            command.append("--no-gc-freeze")
         process = spawn(command, self.workdir / f"worker-{index}.log")
         self.processes[f"worker-{index}"] = process
         return process
@@ -784,7 +788,7 @@ def report(result: Result, interval: float) -> str:
         f"{r.duplicates} duplicates)",
         f"  latency bound .............. N/(checks/s) + 0.5 = {r.latency_bound:.2f} s; with the "
         f"checks/s while codes arrived {r.latency_bound_meanwhile:.2f} s",
-        f"  ceilings, same concurrency . httpx over aiohttp transport {ceiling('httpx')}; "
+        f"  ceilings, same concurrency . provider's httpx client {ceiling('httpx')}; "
         f"bare aiohttp {ceiling('aiohttp')}",
         f"  watcher / ceiling .......... {r.checks_per_second / h:.2f} of httpx, "
         f"{r.checks_per_second / a:.2f} of bare aiohttp",
@@ -846,7 +850,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
     parser.add_argument("--skip-ceilings", action="store_true", help="(quick A/B runs)")
     parser.add_argument(
-        "--gc-freeze", action="store_true", help="workers gc.freeze() after start-up"
+        "--no-gc-freeze",
+        action="store_true",
+        help="workers skip the runner's gc.freeze() after start-up (to see what it saves)",
     )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--profile", help="(worker) cProfile output; (controller) any value")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -330,13 +331,14 @@ async def _serve(app: App, stop: asyncio.Event, *, handle_updates: bool) -> None
     bot = create_bot(settings)
     i18n = create_i18n(settings)
     watcher = create_watcher(app, TelegramNotifier(bot, i18n, app.activations))
+    dispatcher = create_dispatcher(app) if handle_updates else None
+    freeze_startup_heap()
     # The watcher stops with everything else; and if it dies, it takes the process down with
     # it (so that a supervisor restarts the whole process).
     watcher_task = asyncio.create_task(watcher.run(stop), name="watcher")
     watcher_task.add_done_callback(lambda _: stop.set())
     try:
-        if handle_updates:
-            dispatcher = create_dispatcher(app)
+        if dispatcher is not None:
             tracker = InFlightUpdates.install(dispatcher)
             if not await call_when_reachable(
                 "setMyCommands", lambda: set_bot_commands(bot, settings, i18n), stop
@@ -367,6 +369,19 @@ async def _serve(app: App, stop: asyncio.Event, *, handle_updates: bool) -> None
         finally:
             await bot.session.close()
     logger.info("Stopped")
+
+
+def freeze_startup_heap() -> None:
+    """Take what start-up allocated (aiogram's and pydantic's models, the routers, the
+    translations: objects that live as long as the process) out of the garbage collector's
+    sight.
+
+    Otherwise every full collection walks them all again while the watcher allocates
+    thousands of short-lived objects a second: `python -m bench.watcher` measured the
+    collector at a quarter of a watcher's CPU without this, under a tenth with it.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def run_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:

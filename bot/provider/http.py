@@ -27,7 +27,12 @@ import aiohttp
 import httpx
 
 from bot.provider.errors import TRANSIENT_ERRORS, ProviderError, ProviderUnavailable, RateLimited
-from bot.provider.transport import AiohttpTransport, NoCookiesClient, create_aiohttp_session
+from bot.provider.transport import (
+    AiohttpTransport,
+    NoCookiesClient,
+    create_aiohttp_session,
+    form_request,
+)
 
 T = TypeVar("T")
 
@@ -187,7 +192,7 @@ async def post_form(
     await limiter.acquire()
     failure: ProviderError | None = None
     try:
-        response = await http.post(url, data=data)
+        response = await http.send(form_request(http, httpx.URL(url), data))
     except httpx.TimeoutException:
         failure = ProviderUnavailable("the provider did not answer in time")
     except (httpx.HTTPError, aiohttp.ClientError, OSError):

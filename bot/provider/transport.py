@@ -15,6 +15,10 @@ aiohttp's failures become the httpx exceptions callers already handle: `httpx.Co
 `httpx.ConnectTimeout`, `httpx.ReadTimeout`, `httpx.ReadError`. Their messages never carry
 the URL or the body.
 
+`form_request()` builds the `httpx.Request` for a form POST the way
+`client.build_request("POST", url, data=...)` does, minus the merging of cookies, query
+parameters and header sets that a provider request never needs.
+
 `NoCookiesClient` is an `httpx.AsyncClient` that neither stores nor sends cookies: the
 provider authenticates with the token in each request, and httpx's cookie bookkeeping
 (a urllib request and response built per call to extract nothing) was a fifth of the
@@ -24,9 +28,10 @@ client's CPU per request.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.cookiejar import CookieJar
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
@@ -36,6 +41,26 @@ SessionFactory = Callable[[], aiohttp.ClientSession]
 
 _URL_CACHE_SIZE = 256
 _HTTP_11 = {"http_version": b"HTTP/1.1"}
+_FORM = (b"Content-Type", b"application/x-www-form-urlencoded")
+
+
+def form_request(http: httpx.AsyncClient, url: httpx.URL, data: Mapping[str, str]) -> httpx.Request:
+    """`http.build_request("POST", url, data=data)`: the same request, for less work.
+
+    The client's default headers and timeout apply as with `build_request`; `send()` fills
+    in the timeout. Every header is given here, so the body goes in as a stream: httpx then
+    has no headers of its own to add (`content=` would look each one up again).
+    """
+    body = urlencode(data).encode()
+    headers = [
+        (b"Host", url.netloc),
+        *http.headers.raw,
+        _FORM,
+        (b"Content-Length", str(len(body)).encode()),
+    ]
+    request = httpx.Request("POST", url, headers=headers, stream=httpx.ByteStream(body))
+    request.read()  # `request.content` is then the body
+    return request
 
 
 def create_aiohttp_session(
@@ -93,15 +118,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ReadError(
                 f"connection to the provider failed ({type(error).__name__})"
             ) from None
-        # A ByteStream (not `content=`) so httpx adds no headers of its own; it reads the
-        # stream at once, decoding any Content-Encoding.
-        return httpx.Response(
+        response = httpx.Response(
             answer.status,
             headers=answer.raw_headers,
-            stream=httpx.ByteStream(content),
+            stream=httpx.ByteStream(content),  # `content=` would add headers of its own
             request=request,
             extensions=_HTTP_11,
         )
+        response.read()  # decodes any Content-Encoding; the client's aread() is then a no-op
+        return response
 
     def _url(self, url: httpx.URL) -> yarl.URL:
         text = str(url)

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from bot.provider.http import create_http_client
+from bot.provider.transport import form_request
 
 
 @pytest.fixture
@@ -147,3 +148,20 @@ async def test_nobody_listening_is_a_connect_error() -> None:
         with pytest.raises(httpx.ConnectError) as caught:
             await http.post(f"http://127.0.0.1:{port}/", data={})
     assert str(port) not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.sms-man.com/control/get-sms", "http://127.0.0.1:8081/stubs/handler_api.php"],
+)
+async def test_a_form_request_is_the_one_httpx_would_build(url: str) -> None:
+    form = {"token": "t/k+n", "request_id": "42", "name": "é &"}
+    async with create_http_client() as http:
+        ours = form_request(http, httpx.URL(url), form)
+        theirs = http.build_request("POST", url, data=form)
+    assert ours.method == theirs.method
+    assert ours.url == theirs.url
+    assert ours.content == theirs.content
+    assert sorted(ours.headers.multi_items()) == sorted(
+        (name, value) for name, value in theirs.headers.multi_items()
+    )
