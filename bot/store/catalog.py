@@ -60,6 +60,11 @@ class CatalogCache:
             sid: json.dumps(rows) for sid, rows in by_service.items()
         }
         mapping["@at"] = str(time.time())
+        # The service menu's ranking needs only each service's total stock: kept beside the
+        # table, so a tap reads one small field rather than parsing the whole table.
+        mapping["@stock"] = json.dumps(
+            {sid: sum(int(row[2]) for row in rows) for sid, rows in by_service.items()}
+        )
         key = self._key("offers")
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
@@ -82,11 +87,15 @@ class CatalogCache:
 
     async def stock_by_service(self) -> dict[str, int]:
         """Total stock of every service (for ordering the service menu by popularity)."""
+        totals = await self._redis.hget(self._key("offers"), "@stock")
+        if totals is not None:
+            return {str(sid): int(stock) for sid, stock in json.loads(totals).items()}
+        # A table written before the totals were kept beside it: add them up.
         raw = await self._redis.hgetall(self._key("offers"))
         return {
             str(sid): sum(int(row[2]) for row in json.loads(rows))
             for sid, rows in raw.items()
-            if sid != "@at"
+            if not str(sid).startswith("@")
         }
 
     async def try_refresh_lock(self, seconds: float) -> bool:
