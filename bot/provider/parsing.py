@@ -12,6 +12,7 @@ import ast
 import json
 import logging
 import math
+import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -100,9 +101,12 @@ def as_count(value: object) -> int | None:
     return None
 
 
+_NOT_DIGITS = re.compile(r"[^0-9]+")
+
+
 def digits(number: object) -> str:
     """A phone number as digits only (no "+", spaces or dashes)."""
-    return "".join(char for char in str(number) if char.isdigit()) if number is not None else ""
+    return _NOT_DIGITS.sub("", str(number)) if number is not None else ""
 
 
 def format_price(price: Decimal) -> str:

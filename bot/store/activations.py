@@ -18,6 +18,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
+from redis.exceptions import NoScriptError
 
 from bot.store import as_text, keys
 
@@ -278,15 +279,26 @@ class ActivationStore:
         A member whose record is gone leaves the schedule; a record that cannot be read is
         logged and leaves it too (it could never be checked).
         """
-        async with self._redis.pipeline(transaction=False) as pipe:
-            if reschedule:
-                await self._reschedule(
-                    keys=[keys.WATCH_DUE], args=_reschedule_args(reschedule), client=pipe
-                )
-            await self._claim_records(
-                keys=[keys.WATCH_DUE], args=[now, lease, limit, keys.activation("")], client=pipe
-            )
-            reply = (await pipe.execute())[-1]
+        # The scripts go by EVALSHA in a plain pipeline: a pipeline of `Script` objects would
+        # first ask Redis whether they exist (SCRIPT EXISTS), a second round trip every turn.
+        # After a Redis restart or SCRIPT FLUSH, NOSCRIPT: load them and go again (repeating
+        # the reschedules is harmless, each moves only from the lease score it last had).
+        claim_args: list[str | float | int] = [now, lease, limit, keys.activation("")]
+        for attempt in (1, 2):
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    if reschedule:
+                        pipe.evalsha(
+                            self._reschedule.sha, 1, keys.WATCH_DUE, *_reschedule_args(reschedule)
+                        )
+                    pipe.evalsha(self._claim_records.sha, 1, keys.WATCH_DUE, *claim_args)
+                    reply = (await pipe.execute())[-1]
+                break
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                for script in (self._reschedule, self._claim_records):
+                    await self._redis.script_load(script.script)
         records = []
         for line in as_text(reply).split("\n") if reply else ():
             member, _, raw = line.partition("\t")

@@ -55,6 +55,25 @@ async def test_claims_respect_the_limit_and_due_order(redis: Redis) -> None:
     assert await store.claim_due(now=1500.0, lease=10, limit=10) == ["v2:0"]
 
 
+async def test_a_turn_reschedules_and_claims_even_after_redis_forgot_the_scripts(
+    redis: Redis,
+) -> None:
+    store = ActivationStore(redis)
+    for n in range(3):
+        await store.create(make_record(str(n)), first_check_at=1000.0)
+    claimed = await store.claim_due_records(1000.0, 10.0, 2)
+    assert [record.id for record in claimed] == ["0", "1"]
+
+    await redis.script_flush()  # as after a Redis restart
+    # The turn's reschedules (checked ones due again at 1003) and the next claim, together.
+    turn = [(record.key, 1010.0, 1003.0) for record in claimed]
+    claimed_next = await store.claim_due_records(1001.0, 10.0, 10, reschedule=turn)
+    assert [record.id for record in claimed_next] == ["2"]
+
+    due_again = await store.claim_due_records(1003.0, 10.0, 10)
+    assert sorted(record.id for record in due_again) == ["0", "1"]
+
+
 async def test_a_closed_activation_is_not_rescheduled(redis: Redis) -> None:
     store = ActivationStore(redis)
     record = make_record("7")
