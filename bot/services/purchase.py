@@ -143,10 +143,12 @@ class PurchaseService:
         service = Service.model_validate(stored["service"])
         country = Country.model_validate(stored["country"])
         price = Decimal(stored["price"])
+        # One read: the number is bought with exactly the token its record keeps for the
+        # watcher, even if the user replaces their token meanwhile.
         encrypted = await self._users.get_encrypted_token(user_id)
         if encrypted is None:
             raise NoToken
-        token = await self._token(user_id)
+        token = self._users.decrypt_token(encrypted)
         balance = await self._provider.get_balance(token)
         if balance < price:
             raise InsufficientBalance(balance, price)

@@ -54,7 +54,11 @@ class UserStore:
 
     async def get_token(self, user_id: int) -> str | None:
         ciphertext = await self.get_encrypted_token(user_id)
-        return self._cipher.decrypt(ciphertext) if ciphertext else None
+        return self.decrypt_token(ciphertext) if ciphertext else None
+
+    def decrypt_token(self, ciphertext: str) -> str:
+        """The token inside what `get_encrypted_token` returned."""
+        return self._cipher.decrypt(ciphertext)
 
     async def delete_token(self, user_id: int) -> bool:
         async with self._redis.pipeline(transaction=True) as pipe:
