@@ -21,6 +21,8 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
+from aiogram.methods import EditMessageText, SendMessage
+from aiogram.methods.base import Response
 from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 from aiogram.utils.i18n import I18n
 
@@ -38,6 +40,14 @@ MAX_ATTEMPTS = 4
 MAX_RETRY_AFTER = 60.0  # longer waits are not worth holding the activation's lock for
 _GONE_CHAT = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
 _GONE_MESSAGE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+
+# aiogram parses every Bot API answer with `Response[<result type>]`, a pydantic generic that
+# pydantic caches only weakly: once a garbage collection frees it, the next call builds it
+# again (a schema build, tens to hundreds of microseconds). Held here, it is built once.
+_RESULT_MODELS: tuple[object, ...] = tuple(
+    Response[method.__returning__]  # type: ignore[name-defined]
+    for method in (SendMessage, EditMessageText)
+)
 
 
 class TelegramNotifier:
