@@ -250,8 +250,10 @@ class ActivationWatcher:
             capacity = min(capacity, max(1, int(budget * lease / 4)))
         self.capacity = capacity
         self._pacer = RateLimiter(budget) if budget is not None else None
-        self._prefetch = capacity  # claimed work queued for the workers
-        self._batch_min = max(1, capacity // 4)
+        # Claimed work queued for the workers, claimed in batches of at least half the pool:
+        # each claim is a Redis round trip, so the fewer per check the better.
+        self._prefetch = 2 * capacity
+        self._batch_min = max(1, capacity // 2)
         self._poll_timeout = lease * 0.5
         self._lock_timeout = lock_timeout  # pushes renew it; a dead holder's lapses soon
         self._stop_grace = stop_grace

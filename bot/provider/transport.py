@@ -98,10 +98,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             async with session.request(
                 request.method,
                 self._url(request.url),
-                headers=[
-                    (name.decode("latin-1"), value.decode("latin-1"))
-                    for name, value in request.headers.raw
-                ],
+                # httpx encoded the headers (ASCII, else UTF-8); aiohttp encodes them as UTF-8.
+                headers=[(name.decode(), value.decode()) for name, value in request.headers.raw],
                 data=body,
                 allow_redirects=False,
                 auto_decompress=False,
