@@ -773,6 +773,19 @@ def report(result: Result, interval: float) -> str:
         noisy = "  NOISY MACHINE" if drift > 0.15 else ""
         return f"{r.ceiling(client):.0f}/s (before {before:.0f}, after {after:.0f}){noisy}"
 
+    demand = r.n / interval
+    demand_bound = (
+        f"  (demand-bound: N / interval = {demand:.0f}/s is all there is to check)"
+        if r.checks_per_second >= 0.97 * demand
+        else ""
+    )
+    per_cpu = ""
+    if r.worker_cpu_us and r.ceiling_cpu_us("httpx") and r.ceiling_cpu_us("aiohttp"):
+        per_cpu = (
+            f"; per CPU second the watcher does {r.ceiling_cpu_us('httpx') / r.worker_cpu_us:.2f}"
+            f" of httpx's requests, {r.ceiling_cpu_us('aiohttp') / r.worker_cpu_us:.2f} of"
+            " aiohttp's"
+        )
     lines = [
         f"N={r.n}  processes={r.processes}  concurrency={r.concurrency}  "
         f"(bought and recorded in {r.buy_seconds:.1f} s)",
@@ -791,9 +804,10 @@ def report(result: Result, interval: float) -> str:
         f"  ceilings, same concurrency . provider's httpx client {ceiling('httpx')}; "
         f"bare aiohttp {ceiling('aiohttp')}",
         f"  watcher / ceiling .......... {r.checks_per_second / h:.2f} of httpx, "
-        f"{r.checks_per_second / a:.2f} of bare aiohttp",
+        f"{r.checks_per_second / a:.2f} of bare aiohttp{demand_bound}",
         f"  CPU per request/check ...... watcher {r.worker_cpu_us:.0f} us, bare httpx "
-        f"{r.ceiling_cpu_us('httpx'):.0f} us, bare aiohttp {r.ceiling_cpu_us('aiohttp'):.0f} us",
+        f"{r.ceiling_cpu_us('httpx'):.0f} us, bare aiohttp {r.ceiling_cpu_us('aiohttp'):.0f} us"
+        f"{per_cpu}",
         f"  CPU s per s ................ {cpu}; of which the workers' garbage collector "
         f"{r.gc_per_second:.2f}",
         f"  RSS MB ..................... {rss}",
