@@ -5,7 +5,7 @@ matters more than anything else in the bot. `AiohttpTransport` is the shortest p
 `httpx.Request` to an `httpx.Response` over aiohttp:
 
 - the body is read whole inside the transport (provider answers are a few hundred bytes)
-  and handed to httpx as `content`, so there is no per-chunk async streaming;
+  and into the `httpx.Response` there, so httpx has no per-chunk async streaming to do;
 - the URL, already encoded by httpx, is parsed once per distinct URL (the provider has a
   handful of endpoints) instead of twice per request;
 - aiohttp's timeouts are built once per distinct httpx timeout;
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Mapping
-from http.cookiejar import CookieJar
 from typing import Any
 from urllib.parse import urlencode
 
@@ -155,21 +154,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = None
 
 
-class _NoCookieJar(CookieJar):
-    """A cookie jar that keeps nothing."""
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
-
-    def add_cookie_header(self, request: Any) -> None:
-        return None
-
-
 class _NoCookies(httpx.Cookies):
     """httpx's cookie store, minus the work: nothing is extracted and nothing is sent."""
-
-    def __init__(self) -> None:
-        super().__init__(_NoCookieJar())
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None
