@@ -253,6 +253,8 @@ class ActivationWatcher:
         # Claimed work queued for the workers, claimed in batches of at least half the pool:
         # each claim is a Redis round trip, so the fewer per check the better.
         self._prefetch = 2 * capacity
+        if budget is not None:  # queued work waits for the budget too: under a quarter lease
+            self._prefetch = max(capacity, min(self._prefetch, int(budget * lease / 4)))
         self._batch_min = max(1, capacity // 2)
         self._poll_timeout = lease * 0.5
         self._lock_timeout = lock_timeout  # pushes renew it; a dead holder's lapses soon
