@@ -36,7 +36,7 @@ import httpx
 from aiohttp import web
 
 from bot.provider.transport import form_request
-from bot.redis_server import free_port
+from bot.runtime.redis_server import free_port
 
 CLIENTS = ("aiohttp", "provider", "httpx")
 ANSWER = {

@@ -3,7 +3,7 @@
     python -m bench.watcher [--n 100 1000 10000] [--processes 1 2] [--poll-interval 3]
 
 Every process is separate, so none shares an event loop with another: the sandbox
-(`python -m bot.sandbox`), a Redis server (`bot.redis_server.RedisServer`), one or two
+(`python -m bot.sandbox`), a Redis server (`bot.runtime.redis_server.RedisServer`), one or two
 watcher workers (this file, `--role worker`), the HTTP ceilings (`--role ceiling`), and this
 controller, which also serves a tiny fake Telegram Bot API (the workers push codes with
 aiogram's `sendMessage` to it, and it notes the time each one arrives).
@@ -57,8 +57,8 @@ from bot.provider.http import RateLimiter, create_http_client
 from bot.provider.models import Activation
 from bot.provider.transport import form_request
 from bot.provider.v2 import V2Provider
-from bot.redis_server import RedisServer, free_port
-from bot.runner import freeze_startup_heap
+from bot.runtime.redis_server import RedisServer, free_port
+from bot.runtime.runner import freeze_startup_heap
 from bot.services.activations import ActivationService
 from bot.store import keys
 from bot.store.activations import ActivationRecord, ActivationStore

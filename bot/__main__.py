@@ -9,7 +9,7 @@ import sys
 from urllib.parse import urlsplit
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.logs import configure_logging
+from bot.runtime.logs import configure_logging
 
 logger = logging.getLogger("bot")
 
@@ -76,7 +76,7 @@ def run(settings: Settings, *, watcher_only: bool) -> int:
     to import, and `--help` or a missing variable should answer at once."""
     from aiogram.exceptions import TelegramUnauthorizedError
 
-    from bot.runner import StartupError, check_settings, run_bot, run_watcher
+    from bot.runtime.runner import StartupError, check_settings, run_bot, run_watcher
     from bot.store.crypto import KeyMismatch
 
     try:

@@ -23,7 +23,6 @@ from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.flood import FloodWait
 from bot.provider.base import Provider
 from bot.provider.factory import create_provider
 from bot.provider.http import RateLimiter, create_http_client
@@ -36,6 +35,7 @@ from bot.store.activations import ActivationStore
 from bot.store.catalog import CatalogCache
 from bot.store.crypto import TokenCipher, load_or_create_key
 from bot.store.users import UserStore
+from bot.telegram.flood import FloodWait
 from handlers import setup_dispatcher
 
 logger = logging.getLogger(__name__)

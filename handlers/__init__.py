@@ -11,7 +11,7 @@ from aiogram.enums import ChatType
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.config import Settings
-from bot.translation import create_i18n
+from bot.i18n.translator import create_i18n
 from handlers import (
     admin,
     balance,

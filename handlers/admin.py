@@ -15,10 +15,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject, User
 from aiogram.utils.i18n import gettext as _
 
-from bot.cards import format_duration, format_money
 from bot.config import Settings
 from bot.services.admin import AdminService, Stats, UserBalance
 from bot.services.errors import NoToken
+from bot.telegram.cards import format_duration, format_money
 from handlers.explain import EXPECTED_ERRORS, explain
 from handlers.replies import show
 from keyboards.admin import balances_keyboard

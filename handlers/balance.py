@@ -8,9 +8,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.cards import format_money
 from bot.services.errors import NoToken
 from bot.services.tokens import TokenService
+from bot.telegram.cards import format_money
 from handlers.explain import EXPECTED_ERRORS, explain
 from handlers.replies import show
 from handlers.start import ask_for_token_text

@@ -17,7 +17,6 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.cards import render_card, render_quote
 from bot.provider.errors import ProviderUnavailable
 from bot.services.activations import ActivationService
 from bot.services.catalog import Catalog, matches, recent_first
@@ -25,6 +24,7 @@ from bot.services.errors import AlreadyBought, NoToken, UnknownChoice
 from bot.services.purchase import PurchaseService
 from bot.services.tokens import TokenService
 from bot.store.users import UserStore
+from bot.telegram.cards import render_card, render_quote
 from handlers.explain import EXPECTED_ERRORS, explain, explain_unknown_purchase
 from handlers.replies import edit_message, show
 from handlers.start import ask_for_token_text

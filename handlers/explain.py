@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.cards import format_money
 from bot.provider.errors import (
     ActivationNotFound,
     Banned,
@@ -32,6 +31,7 @@ from bot.services.errors import (
     UnknownChoice,
 )
 from bot.store.crypto import KeyMismatch
+from bot.telegram.cards import format_money
 
 # What handlers expect from the layers below and explain instead of crashing.
 EXPECTED_ERRORS = (ServiceError, ProviderError, KeyMismatch)

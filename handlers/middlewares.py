@@ -19,8 +19,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18nMiddleware
 from aiogram.utils.i18n import gettext as _
 
+from bot.i18n.translator import supported_language
 from bot.store.users import UserStore
-from bot.translation import supported_language
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 

@@ -10,7 +10,6 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
-from bot.cards import render_card, render_history
 from bot.services.activations import ActivationService
 from bot.services.errors import (
     ActivationClosed,
@@ -19,6 +18,7 @@ from bot.services.errors import (
     NotYourActivation,
 )
 from bot.store.activations import ActivationRecord
+from bot.telegram.cards import render_card, render_history
 from handlers.explain import EXPECTED_ERRORS, explain
 from handlers.replies import edit_by_id, edit_message, fit_alert
 from keyboards.callbacks import CardAction, CardCallback, MenuAction, MenuCallback

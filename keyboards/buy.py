@@ -6,11 +6,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.cards import format_money
+from bot.i18n.translator import Translate
 from bot.provider.models import Service
 from bot.services.catalog import CountryOffer
 from bot.services.purchase import Quote
-from bot.translation import Translate
+from bot.telegram.cards import format_money
 from keyboards.callbacks import (
     BuyCallback,
     CountryPage,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.i18n.translator import Translate
 from bot.store.activations import ActivationRecord, State
-from bot.translation import Translate
 from keyboards.callbacks import CardAction, CardCallback
 
 

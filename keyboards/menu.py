@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.translation import Translate
+from bot.i18n.translator import Translate
 from keyboards.callbacks import LanguageCallback, MenuAction, MenuCallback
 
 # Each language is offered in its own name, whatever language the bot speaks now.

@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 
 from aiogram.types import InlineKeyboardButton
 
-from bot.translation import Translate
+from bot.i18n.translator import Translate
 from keyboards.callbacks import Noop
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""What the watcher tells users about; implemented on the Telegram side by bot.notify."""
+"""What the watcher tells users about; implemented on the Telegram side by bot.telegram.notifier."""
 
 from __future__ import annotations
 

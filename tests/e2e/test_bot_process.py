@@ -18,7 +18,7 @@ import pytest
 from redis import Redis as SyncRedis
 from redis.exceptions import RedisError
 
-from bot.redis_server import free_port
+from bot.runtime.redis_server import free_port
 from tests.fakes.telegram import ChatMessage, FakeTelegram, FakeUser
 from tests.fixtures.e2e import BotProcess, LaunchBot, start_polling_bot, wait_for
 from tests.fixtures.sandbox import SandboxHandle

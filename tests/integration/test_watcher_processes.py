@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from bot.redis_server import RedisServer
+from bot.runtime.redis_server import RedisServer
 from tests.fixtures.watcher import WatchWorld, eventually
 from tests.integration.watcher_worker import DELIVERIES
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.redis_server import RedisServer
+from bot.runtime.redis_server import RedisServer
 from tests.fixtures.sandbox import SandboxHandle
 from tests.fixtures.watcher import POLL_INTERVAL, WatchWorld, eventually
 

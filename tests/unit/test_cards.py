@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.cards import format_duration, format_money, render_card, render_history, render_quote
 from bot.config import Settings
+from bot.i18n.translator import create_i18n, translator
 from bot.store.activations import CloseReason, State
-from bot.translation import create_i18n, translator
+from bot.telegram.cards import (
+    format_duration,
+    format_money,
+    render_card,
+    render_history,
+    render_quote,
+)
 from tests.unit.test_keyboards import quote, record
 
 

@@ -22,11 +22,11 @@ from redis.exceptions import RedisError
 
 from bot.__main__ import main, parse_args
 from bot.config import Settings
-from bot.logs import NOISY_LOGGERS, RedactingFormatter, configure_logging
-from bot.redis_server import RedisServer, free_port
-from bot.runner import EmbeddedRedis, InFlightUpdates, StartupError, display_redis_url
-from bot.telegram_startup import call_when_reachable
-from bot.webhook import HealthCheck
+from bot.runtime.logs import NOISY_LOGGERS, RedactingFormatter, configure_logging
+from bot.runtime.redis_server import RedisServer, free_port
+from bot.runtime.runner import EmbeddedRedis, InFlightUpdates, StartupError, display_redis_url
+from bot.runtime.telegram_startup import call_when_reachable
+from bot.runtime.webhook import HealthCheck
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "123456:AAHfake-token_value"

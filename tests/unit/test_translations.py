@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import languages, missing_translations, po_path
+from bot.i18n.catalogs import languages, missing_translations, po_path
 
 PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
 TAG = re.compile(r"</?[a-z-]+")

@@ -15,7 +15,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOCALES_DIR = ROOT / "locales"
 DOMAIN = "messages"
 SOURCE_DIRS = ("bot", "handlers", "keyboards")

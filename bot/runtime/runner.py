@@ -32,12 +32,12 @@ from yarl import URL
 
 from bot.app import App, create_bot, create_dispatcher, create_redis, open_app
 from bot.config import ConfigError, Settings
-from bot.notify import TelegramNotifier
-from bot.redis_server import RedisServer
-from bot.telegram_startup import call_when_reachable
-from bot.translation import create_i18n
+from bot.i18n.translator import create_i18n
+from bot.runtime.redis_server import RedisServer
+from bot.runtime.telegram_startup import call_when_reachable
+from bot.runtime.webhook import run_webhook
+from bot.telegram.notifier import TelegramNotifier
 from bot.watcher import create_watcher
-from bot.webhook import run_webhook
 from handlers import set_bot_commands
 
 logger = logging.getLogger(__name__)

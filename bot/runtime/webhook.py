@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.app import App
-from bot.telegram_startup import call_when_reachable
+from bot.runtime.telegram_startup import call_when_reachable
 
 logger = logging.getLogger(__name__)
 

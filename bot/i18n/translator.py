@@ -12,7 +12,7 @@ from collections.abc import Callable
 from aiogram.utils.i18n import I18n
 
 from bot.config import SHIPPED_LANGUAGES, Settings
-from bot.i18n import DOMAIN, LOCALES_DIR
+from bot.i18n.catalogs import DOMAIN, LOCALES_DIR
 
 Translate = Callable[[str], str]
 """A function that translates one message id, as handlers' `_` does."""

@@ -1,7 +1,7 @@
 """What a number card and a confirmation card say: pure functions of data and a translator.
 
-Used by the handlers (right after buying, after a button) and by bot.notify (the watcher's
-updates), so a card looks the same whoever draws it. Text is HTML; every string that comes
+Used by the handlers (right after buying, after a button) and by bot.telegram.notifier
+(the watcher's updates), so a card looks the same whoever draws it. Text is HTML; every string that comes
 from the provider or the user is escaped here.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
+from bot.i18n.translator import Translate
 from bot.provider.models import Country
 from bot.services.purchase import Quote
 from bot.store.activations import ActivationRecord, CloseReason, State
-from bot.translation import Translate
 
 _CENT = Decimal("0.01")
 

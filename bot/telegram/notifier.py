@@ -26,10 +26,10 @@ from aiogram.methods.base import Response
 from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 from aiogram.utils.i18n import I18n
 
-from bot.cards import render_card, render_code_message
+from bot.i18n.translator import translator
 from bot.services.notifications import RecipientGone
 from bot.store.activations import ActivationRecord, ActivationStore
-from bot.translation import translator
+from bot.telegram.cards import render_card, render_code_message
 from keyboards.card import card_keyboard
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Translations: the runtime translator (`translator`) and the catalog tooling (`catalogs`)."""

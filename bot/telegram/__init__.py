@@ -1,0 +1,1 @@
+"""The Telegram side outside handlers: the watcher's Notifier, the cards, flood control."""
