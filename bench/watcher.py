@@ -63,7 +63,7 @@ from bot.services.activations import ActivationService
 from bot.store import keys
 from bot.store.activations import ActivationRecord, ActivationStore
 from bot.store.crypto import TokenCipher
-from bot.watcher import ActivationWatcher
+from bot.watcher import ActivationWatcher, WatcherSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token-0123456789abcdef"  # 28 characters, like an SMS-man API key
@@ -206,9 +206,9 @@ async def run_worker(args: argparse.Namespace) -> None:
         service,
         provider,
         notifier,
-        poll_interval=args.poll_interval,
-        concurrency=args.concurrency,
-        max_rps=limiter.rate,
+        WatcherSettings(
+            poll_interval=args.poll_interval, concurrency=args.concurrency, max_rps=limiter.rate
+        ),
     )
     stats_key = STATS_KEY.format(pid=os.getpid())
 

@@ -6,7 +6,7 @@
   200 µs of CPU per request against 124 µs for bare aiohttp, where httpx over `httpx_aiohttp`
   took ~330 µs and httpx's default transport ~5 ms (`python -m bench.http_client`).
 - `RateLimiter` is a token bucket every provider call goes through, so the process as a
-  whole stays under `SMSMAN_MAX_RPS`.
+  whole stays under `SMSMAN_MAX_RPS` (the watcher also caps its card refreshes with one).
 - `retry_transient()` retries idempotent reads on `ProviderUnavailable` / `RateLimited`
   with exponential backoff and jitter. Nothing that spends money goes through it.
 - `post_form()` sends one form-encoded POST and turns transport failures and HTTP 5xx/429
@@ -110,6 +110,17 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self._rate}, burst={self._burst})"
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free now, without waiting; False when the bucket is empty."""
+        now = self._clock()
+        tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+        if tokens < 1:
+            self._tokens = tokens
+            return False
+        self._tokens = tokens - 1
+        return True
 
     async def acquire(self) -> None:
         """Wait until this call may go out."""

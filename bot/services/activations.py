@@ -12,8 +12,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from redis.exceptions import LockError
-
 from bot.provider.base import Provider
 from bot.provider.errors import ActivationNotFound, AlreadyChanged, EarlyCancelDenied
 from bot.services.errors import (
@@ -26,12 +24,16 @@ from bot.services.errors import (
 )
 from bot.store.activations import ActivationRecord, ActivationStore, CloseReason, State
 from bot.store.crypto import TokenCipher
+from bot.store.locks import LockBusy, held
 
 logger = logging.getLogger(__name__)
 
 # The provider does not say how long cancelling is refused after buying; sms-activate style
 # services use two minutes. Used only to tell the user roughly how long to wait.
 EARLY_CANCEL_WINDOW = 120
+
+BUTTON_LOCK_WAIT = 10.0
+"""How long a button waits for the activation's lock (the watcher may hold it) before Busy."""
 
 
 class ActivationService:
@@ -102,11 +104,14 @@ class ActivationService:
     async def _open_owned(self, user_id: int, key: str) -> AsyncIterator[ActivationRecord]:
         """The user's open activation, re-read under its lock (a forged key never locks)."""
         await self.owned(user_id, key)
-        async with self._locked(key):
-            record = await self.owned(user_id, key)
-            if not record.is_open:
-                raise ActivationClosed
-            yield record
+        try:
+            async with held(self._store.lock(key, wait=BUTTON_LOCK_WAIT)):
+                record = await self.owned(user_id, key)
+                if not record.is_open:
+                    raise ActivationClosed
+                yield record
+        except LockBusy:
+            raise Busy from None
 
     # --- shared with the watcher (the caller holds the activation's lock) ----------------
 
@@ -131,27 +136,3 @@ class ActivationService:
         except (ActivationNotFound, AlreadyChanged):
             logger.info("Activation %s was already closed at the provider", record.key)
         await self._store.close(record, State.FINISHED, reason, self._clock())
-
-    def _locked(self, key: str) -> _ActivationLock:
-        return _ActivationLock(self._store, key)
-
-
-class _ActivationLock:
-    """The activation's Redis lock; a lock held too long elsewhere becomes Busy."""
-
-    def __init__(self, store: ActivationStore, key: str) -> None:
-        self._lock = store.lock(key, wait=10)
-
-    async def __aenter__(self) -> None:
-        try:
-            acquired = await self._lock.acquire()
-        except LockError:
-            acquired = False
-        if not acquired:
-            raise Busy
-
-    async def __aexit__(self, *exc: object) -> None:
-        try:
-            await self._lock.release()
-        except LockError:
-            logger.warning("An activation lock expired before it was released")

@@ -1,8 +1,8 @@
 """What a number card and a confirmation card say: pure functions of data and a translator.
 
 Used by the handlers (right after buying, after a button) and by bot.telegram.notifier
-(the watcher's updates), so a card looks the same whoever draws it. Text is HTML; every string that comes
-from the provider or the user is escaped here.
+(the watcher's updates), so a card looks the same whoever draws it. Text is HTML; every
+string that comes from the provider or the user is escaped here.
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 Texts are rendered in the language the number was bought in (`record.language`), since
 this runs outside any update. A user who blocked the bot raises RecipientGone; flood
-control (RetryAfter) is waited out a few times; a card the user deleted is sent again.
+control (RetryAfter) is waited out by the bot's session (bot.telegram.flood), and a flood
+longer than that reaches the watcher, which retries later; a card the user deleted is sent
+again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,6 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNotFound,
-    TelegramRetryAfter,
 )
 from aiogram.methods import EditMessageText, SendMessage
 from aiogram.methods.base import Response
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_ATTEMPTS = 4
-MAX_RETRY_AFTER = 60.0  # longer waits are not worth holding the activation's lock for
 _GONE_CHAT = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
 _GONE_MESSAGE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
@@ -63,13 +61,11 @@ class TelegramNotifier:
         i18n: I18n,
         activations: ActivationStore | None = None,
         *,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._bot = bot
         self._i18n = i18n
         self._activations = activations
-        self._sleep = sleep
         self._clock = clock
 
     async def code_received(self, record: ActivationRecord, code: str) -> None:
@@ -132,19 +128,12 @@ class TelegramNotifier:
         return True
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
-        """Make one Bot API call, waiting out flood control a few times."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                return await request()
-            except TelegramRetryAfter as error:
-                if attempt == MAX_ATTEMPTS or error.retry_after > MAX_RETRY_AFTER:
-                    raise
-                logger.warning("Flood control: waiting %s s", error.retry_after)
-                await self._sleep(error.retry_after)
-            except TelegramForbiddenError as error:
+        """Make one Bot API call; a user who cannot be reached raises RecipientGone."""
+        try:
+            return await request()
+        except TelegramForbiddenError as error:
+            raise RecipientGone(str(error)) from error
+        except (TelegramBadRequest, TelegramNotFound) as error:
+            if any(part in error.message.lower() for part in _GONE_CHAT):
                 raise RecipientGone(str(error)) from error
-            except (TelegramBadRequest, TelegramNotFound) as error:
-                if any(part in error.message.lower() for part in _GONE_CHAT):
-                    raise RecipientGone(str(error)) from error
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+            raise

@@ -98,7 +98,7 @@ async def test_notifier_waits_out_flood_control(
     async def sleep(seconds: float) -> None:
         waited.append(seconds)
 
-    harness.notifier._sleep = sleep
+    harness.flood_wait.sleep = sleep
     harness.session.fail(
         "sendMessage",
         HTTPStatus.TOO_MANY_REQUESTS,

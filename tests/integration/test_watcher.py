@@ -243,11 +243,15 @@ async def test_a_code_recorded_but_not_pushed_is_pushed_by_the_next_check(
     await world.store.record_code(record, "909090", record.created_at)
     world.sandbox.deliver_sms(record.id, "909090")
 
-    assert await world.watcher().run_once() == 1
+    world.start()
+    await eventually(lambda: world.notifier.pushes != [], what="the recorded code")
+    await settle()
 
     assert world.notifier.codes_of(record.key) == ["909090"]
     assert (await world.record(record.key)).delivered == 1
-    assert await world.watcher().run_once() == 0  # scheduled for its expiry, not before
+    assert world.provider.status_checks.get(record.id, 0) == 0  # pushed without a poll
+    # Scheduled for its expiry, not checked again before.
+    assert await world.store.next_due_at() == pytest.approx(record.expires_at)
 
 
 async def test_stopped_and_restarted_every_code_that_arrived_meanwhile_is_delivered(
@@ -352,15 +356,17 @@ async def test_when_the_budget_is_short_every_number_is_checked_alike_and_it_is_
     assert "SMSMAN_MAX_RPS" in behind[0].getMessage()
 
 
-async def test_run_once_checks_what_is_due(watch_world: WatchWorld) -> None:
+async def test_only_what_is_due_is_checked(watch_world: WatchWorld) -> None:
     world = watch_world
     records = [await world.buy(7000 + n, first_check_in=0) for n in range(3)]
     later = await world.buy(7010, first_check_in=60)
-    watcher = world.watcher()
+    world.start()
 
-    assert await watcher.run_once() == 3
-    assert await watcher.run_once() == 0  # due again one interval later
-    assert set(world.provider.status_checks) == {r.id for r in records}
+    await eventually(
+        lambda: set(world.provider.status_checks) == {r.id for r in records},
+        what="the due numbers to be checked",
+    )
+    await settle()
     assert later.id not in world.provider.status_checks
 
 
@@ -401,9 +407,10 @@ async def test_an_unreadable_record_is_dropped_and_the_others_are_checked(
     await redis.set("smsbot:act:v2:42", '{"provider": "v2", "id": "42", "broken": ')
     await redis.zadd("smsbot:watch:due", {"v2:42": 0})
 
-    assert await world.watcher().run_once() == 1
+    world.start()
+    await eventually(lambda: good.id in world.provider.status_checks, what="the good number")
 
-    assert world.provider.status_checks == {good.id: 1}
+    assert set(world.provider.status_checks) == {good.id}
     assert await redis.zscore("smsbot:watch:due", "v2:42") is None
     assert "v2:42 cannot be read" in caplog.text
 

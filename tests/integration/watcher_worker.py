@@ -24,7 +24,7 @@ from bot.provider.v2 import V2Provider
 from bot.services.activations import ActivationService
 from bot.store.activations import ActivationRecord, ActivationStore
 from bot.store.crypto import TokenCipher
-from bot.watcher import ActivationWatcher
+from bot.watcher import ActivationWatcher, WatcherSettings
 
 DELIVERIES = "watcher-test:deliveries"
 CARDS = "watcher-test:cards"
@@ -78,9 +78,9 @@ async def run(args: argparse.Namespace) -> None:
             service,
             provider,
             RedisListNotifier(redis, args.deliveries, args.cards),
-            poll_interval=args.poll_interval,
-            lease=args.lease,
-            concurrency=args.concurrency,
+            WatcherSettings(
+                poll_interval=args.poll_interval, lease=args.lease, concurrency=args.concurrency
+            ),
         )
         await watcher.run(stop)
     finally:

@@ -298,3 +298,14 @@ async def test_a_provider_that_is_down_is_unavailable() -> None:
     finally:
         await client.aclose()
     assert str(port) not in str(caught.value)
+
+
+def test_try_acquire_says_no_when_the_bucket_is_empty_and_yes_after_a_refill() -> None:
+    """The non-blocking side (the watcher's card-refresh cap): `burst` at once, then `rate`/s."""
+    time = VirtualTime()
+    limiter = RateLimiter(4, burst=4, clock=time.clock, sleep=time.sleep)
+
+    assert [limiter.try_acquire() for _ in range(6)] == [True] * 4 + [False] * 2
+    time.now += 0.5  # two slots refilled
+    assert [limiter.try_acquire() for _ in range(3)] == [True, True, False]
+    assert time.sleeps == []

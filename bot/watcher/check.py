@@ -1,0 +1,234 @@
+"""One check of one claimed activation: poll the provider, then decide.
+
+The decision is one of: a new code (record it under the lock, then hand it to delivery),
+wait (park it one interval on), expired (cancel with a refund, or finish), closed at the
+provider (close the record), or failed (back off). Anything that changes the activation
+happens under its lock with the record re-read there. See docs/watcher.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import ParamSpec
+
+from redis.exceptions import RedisError
+
+from bot.provider.base import Provider
+from bot.provider.errors import ActivationNotFound, ProviderError
+from bot.provider.models import ActivationStatus
+from bot.services.activations import ActivationService
+from bot.services.errors import CancelTooEarly
+from bot.store.activations import ActivationRecord, ActivationStore, CloseReason, State
+from bot.store.locks import LockBusy, held
+from bot.watcher.agenda import Agenda
+from bot.watcher.blocked import BlockedUsers
+from bot.watcher.deadlines import Deadlines
+from bot.watcher.delivery import WAITING_STATES, Delivery
+from bot.watcher.health import Problems, WatcherStats
+from bot.watcher.settings import WatcherSettings
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+
+
+class ActivationCheck:
+    """Checks claimed activations (called by the scheduler's workers)."""
+
+    def __init__(
+        self,
+        store: ActivationStore,
+        service: ActivationService,
+        provider: Provider,
+        delivery: Delivery,
+        blocked: BlockedUsers,
+        agenda: Agenda,
+        deadlines: Deadlines,
+        settings: WatcherSettings,
+        stats: WatcherStats,
+        problems: Problems,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._service = service
+        self._provider = provider
+        self._delivery = delivery
+        self._blocked = blocked
+        self._agenda = agenda
+        self._deadlines = deadlines
+        self._settings = settings
+        self._interval = settings.poll_interval
+        self._stats = stats
+        self._problems = problems
+        self._clock = clock
+        self._redis_slots = asyncio.Semaphore(settings.redis_concurrency)
+
+    async def run(self, key: str, record: ActivationRecord, claimed_at: float) -> None:
+        """Check one claimed activation; errors are logged and the activation backs off."""
+        try:
+            await self._check(key, record, claimed_at)
+        except RedisError as error:
+            self._problems.redis.add(error)  # the lease brings it back
+        except Exception:
+            logger.exception("Checking activation %s failed", key)
+            self._agenda.back_off(key, claimed_at, self._clock())
+
+    async def _check(self, key: str, record: ActivationRecord, claimed_at: float) -> None:
+        if not record.is_open:
+            await self._bounded(self._store.unwatch, key)  # closed: nothing to watch
+            return
+        if self._delivery.pending(key):
+            return  # a push is pending here; the lease keeps it parked until it is done
+        now = self._clock()
+        if record.delivered < len(record.codes):
+            self._delivery.request(key)  # recorded but not pushed (a crash, a failed push)
+            return
+        if record.user_id in self._blocked and not record.codes:
+            await self._bounded(self._blocked.close, key, now)
+            return
+        if record.state is State.CODE:
+            if now >= record.expires_at:
+                await self._bounded(self._expire, key, claimed_at, now)
+            else:
+                self._agenda.park(key, claimed_at, record.expires_at)
+            return
+        if record.provider != self._provider.name:  # SMSMAN_PROTOCOL changed with numbers open
+            self._problems.foreign.add(f"{key} belongs to provider {record.provider!r}")
+            self._agenda.park(key, claimed_at, now + self._settings.longest_pause)
+            return
+
+        self._stats.polls += 1
+        polled_at = now  # the next poll is one full interval after this one goes out
+        try:
+            status = await self._deadlines.call(
+                self._provider.get_activation, self._service.token_of(record), record.id
+            )
+        except ActivationNotFound:
+            await self._bounded(self._closed_by_provider, key, now)
+            return
+        except ProviderError as error:
+            self._stats.poll_failures += 1
+            self._problems.polls.add(error)
+            if now >= record.expires_at:
+                await self._bounded(self._expire, key, claimed_at, now)
+            else:
+                self._agenda.back_off(key, claimed_at, self._clock())
+            return
+        self._agenda.succeeded(key)
+
+        code = status.code
+        if (
+            code
+            and status.status in (ActivationStatus.CODE, ActivationStatus.FINISHED)
+            and code not in record.codes
+        ):
+            await self._bounded(self._received, key, code, claimed_at, now)
+            return
+        if status.status in (ActivationStatus.CANCELLED, ActivationStatus.FINISHED):
+            await self._bounded(self._closed_by_provider, key, now)
+            return
+        if now >= record.expires_at:
+            await self._bounded(self._expire, key, claimed_at, now)
+            return
+        if (
+            record.message_id is not None
+            and now - max(record.card_refreshed_at, record.created_at)
+            >= self._settings.card_refresh_every
+        ):
+            self._delivery.refresh_card(key)
+        self._agenda.park(key, claimed_at, min(polled_at + self._interval, record.expires_at))
+
+    async def _bounded(
+        self, work: Callable[P, Awaitable[object]], *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        """Run Redis-bound work of a check within `redis_concurrency` (the pool is finite)."""
+        async with self._redis_slots:
+            await work(*args, **kwargs)
+
+    def _locked(self, key: str) -> AbstractAsyncContextManager[None]:
+        settings = self._settings
+        return held(self._store.lock(key, timeout=settings.lock_timeout, wait=settings.lock_wait))
+
+    async def _received(self, key: str, code: str, claimed_at: float, now: float) -> None:
+        """A new code: record it under the lock (before any push), then hand it to delivery."""
+        try:
+            async with self._locked(key):
+                record = await self._store.get(key)
+                if record is None or not record.is_open:
+                    return
+                if record.state in WAITING_STATES and code not in record.codes:
+                    record.state = State.CODE
+                    await self._store.record_code(record, code, now)
+                    self._stats.codes += 1
+                pending = record.delivered < len(record.codes)
+        except LockBusy:
+            self._agenda.park(key, claimed_at, now + self._settings.retry_soon)
+            return
+        if pending:
+            # The claim's lease keeps it parked; the delivery schedules it for its expiry.
+            self._delivery.request(key)
+
+    async def _expire(self, key: str, claimed_at: float, now: float) -> None:
+        """Past `expires_at`: cancel (no code: refund) or finish (code received)."""
+        try:
+            async with self._locked(key):
+                record = await self._store.get(key)
+                if record is None or not record.is_open:
+                    return
+                if record.delivered < len(record.codes):
+                    self._delivery.request(key)  # push first, finish afterwards
+                    return
+                try:
+                    if record.codes:
+                        await self._deadlines.call(
+                            self._service.finish_at_provider, record, CloseReason.TIMEOUT
+                        )
+                    else:
+                        await self._deadlines.call(
+                            self._service.cancel_at_provider, record, CloseReason.TIMEOUT
+                        )
+                except CancelTooEarly:
+                    late = now - record.expires_at
+                    retry = max(self._interval, min(30.0, late / 2))
+                    await self._store.schedule(key, now + retry)
+                    return
+                except ProviderError as error:
+                    if now - record.expires_at < self._settings.abandon_after:
+                        raise
+                    logger.warning(
+                        "Activation %s could not be closed at the provider for %.0f s (%s); "
+                        "closing it here",
+                        key,
+                        now - record.expires_at,
+                        error,
+                    )
+                    state = State.FINISHED if record.codes else State.CANCELLED
+                    await self._store.close(record, state, CloseReason.TIMEOUT, now)
+        except LockBusy:
+            self._agenda.park(key, claimed_at, now + self._settings.retry_soon)
+            return
+        except ProviderError as error:
+            self._problems.polls.add(error)
+            self._agenda.back_off(key, claimed_at, self._clock())
+            return
+        self._stats.expired += 1
+        self._agenda.succeeded(key)
+        self._delivery.request(key, card=True)
+
+    async def _closed_by_provider(self, key: str, now: float) -> None:
+        try:
+            async with self._locked(key):
+                record = await self._store.get(key)
+                if record is None or not record.is_open:
+                    return
+                state = State.FINISHED if record.codes else State.CANCELLED
+                await self._store.close(record, state, CloseReason.PROVIDER, now)
+        except LockBusy:
+            return  # the lease brings it back
+        logger.info("Activation %s was closed on the provider's side", key)
+        self._stats.closed_by_provider += 1
+        self._agenda.succeeded(key)
+        self._delivery.request(key, card=True)

@@ -1,0 +1,239 @@
+"""The watcher's scheduler: claims due activations, feeds a fixed worker pool, paces it.
+
+A claimer takes due activations oldest first from the Redis schedule, leasing them
+(`ActivationStore.claim_due_records`), in the same round trip as the previous checks' next
+due times (`Agenda.take`). Claimed work waits in a short queue (`prefetch`) for `capacity`
+workers, so no worker idles while the next batch is claimed and nothing is claimed that
+cannot start soon. Under a request budget the workers pace themselves. Redis outages pause
+the loop, logged once, and it resumes by itself. See docs/watcher.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.provider.base import Provider
+from bot.provider.http import RateLimiter
+from bot.services.activations import ActivationService
+from bot.services.notifications import Notifier
+from bot.store.activations import ActivationRecord, ActivationStore
+from bot.watcher.agenda import Agenda, backoff_delay
+from bot.watcher.blocked import BlockedUsers
+from bot.watcher.check import ActivationCheck
+from bot.watcher.deadlines import Deadlines
+from bot.watcher.delivery import Delivery
+from bot.watcher.health import Health, Problems, WatcherStats
+from bot.watcher.settings import WatcherSettings
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+logger = logging.getLogger(__name__)
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+OUTAGE_PAUSE = (0.25, 10.0)
+"""Back-off while Redis is unreachable: base and ceiling of `backoff_delay`, in seconds."""
+
+Claimed = tuple[str, ActivationRecord, float]
+
+
+class ActivationWatcher:
+    """Polls due activations, records codes and tells users through a `Notifier`.
+
+    `clock` gives unix time: the schedule is shared between processes.
+    """
+
+    def __init__(
+        self,
+        store: ActivationStore,
+        activation_service: ActivationService,
+        provider: Provider,
+        notifier: Notifier,
+        settings: WatcherSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.capacity = settings.capacity
+        self.stats = WatcherStats()
+        self._store = store
+        self._clock = clock
+        self._prefetch = settings.prefetch
+        self._batch_min = settings.batch_min
+        budget = settings.budget
+        self._pacer = RateLimiter(budget) if budget is not None else None
+
+        problems = self._problems = Problems()
+        self._deadlines = Deadlines(settings.call_timeout)
+        self._agenda = Agenda(
+            store,
+            lease=settings.lease,
+            interval=settings.poll_interval,
+            ceiling=settings.longest_pause,
+        )
+        blocked = BlockedUsers(
+            store, activation_service, self._deadlines, settings, self.stats, problems, clock
+        )
+        self._delivery = Delivery(
+            store, notifier, blocked, self._agenda, settings, self.stats, problems, clock
+        )
+        self._check = ActivationCheck(
+            store,
+            activation_service,
+            provider,
+            self._delivery,
+            blocked,
+            self._agenda,
+            self._deadlines,
+            settings,
+            self.stats,
+            problems,
+            clock,
+        )
+        self._health = Health(store, settings, self.stats, clock)
+        self._ready: asyncio.Queue[Claimed | None] = asyncio.Queue()
+        self._room_waiter: asyncio.Future[None] | None = None
+
+    def __repr__(self) -> str:
+        settings = self.settings
+        return (
+            f"ActivationWatcher(poll_interval={settings.poll_interval}, "
+            f"capacity={self.capacity}, lease={settings.lease})"
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Watch until `stop` is set; then finish the checks and pushes in flight and return."""
+        settings = self.settings
+        budget = settings.budget
+        logger.info(
+            "Activation watcher started: every %.1f s, %d checks at once, %s",
+            settings.poll_interval,
+            self.capacity,
+            f"{budget:.0f} checks/s at most" if budget else "no request budget",
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.capacity)]
+        watchdog = asyncio.create_task(self._deadlines.watch())
+        try:
+            await self._claim_until(stop, stopping)
+            for _ in workers:
+                self._ready.put_nowait(None)  # after what is queued: claimed work is checked
+            await asyncio.gather(*workers)
+            with suppress(RedisError):
+                await self._agenda.flush()
+            await self._delivery.wait(settings.stop_grace)
+        except asyncio.CancelledError:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await self._delivery.abort()
+            raise
+        finally:
+            stopping.cancel()
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
+        logger.info("Activation watcher stopped")
+
+    async def _claim_until(self, stop: asyncio.Event, stopping: asyncio.Future[Any]) -> None:
+        """The claimer's loop, riding out Redis outages."""
+        tick = self.settings.tick
+        outage_since: float | None = None
+        outage_failures = 0
+        while not stop.is_set():
+            try:
+                await self._step(stopping)
+            except MaxConnectionsError as error:  # our own pool is busy: not an outage
+                self._problems.redis.add(error)
+                await self._sleep(stopping, tick)
+                continue
+            except REDIS_DOWN as error:
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    logger.warning(
+                        "Redis is unreachable (%s): the watcher pauses until it is back", error
+                    )
+                outage_failures += 1
+                await self._sleep(stopping, backoff_delay(outage_failures, *OUTAGE_PAUSE))
+                continue
+            except RedisError as error:
+                self._problems.redis.add(error)
+                await self._sleep(stopping, 1.0)
+                continue
+            if outage_since is not None:
+                logger.info(
+                    "Redis is back after %.0f s: the watcher resumes",
+                    time.monotonic() - outage_since,
+                )
+                outage_since = None
+                outage_failures = 0
+
+    async def _step(self, stopping: asyncio.Future[Any]) -> None:
+        """One turn of the claimer: wait for room, claim, queue; or sleep when nothing is due."""
+        settings = self.settings
+        room = self._prefetch - self._ready.qsize()
+        if room < self._batch_min:
+            waiter = self._room_waiter = asyncio.get_running_loop().create_future()
+            await waiter
+            room = self._prefetch - self._ready.qsize()
+        now = self._clock()
+        records = await self._store.claim_due_records(
+            now, settings.lease, room, reschedule=self._agenda.take()
+        )
+        if not records:
+            await self._health.look(now)
+            due = await self._store.next_due_at()
+            delay = settings.idle_max if due is None else due - now
+            await self._sleep(stopping, min(max(delay, settings.tick), settings.idle_max))
+            return
+        self.stats.claimed += len(records)
+        for record in records:
+            self._ready.put_nowait((record.key, record, now))
+        await self._health.look(now)
+        if len(records) < room:
+            await self._sleep(stopping, settings.tick)  # caught up: let due work gather a little
+
+    async def _worker(self) -> None:
+        """One of `capacity` check slots: take claimed work from the queue, check it."""
+        ready = self._ready
+        while True:
+            item = await ready.get()
+            if item is None:
+                return
+            waiter = self._room_waiter
+            if (
+                waiter is not None
+                and not waiter.done()
+                and self._prefetch - ready.qsize() >= self._batch_min
+            ):
+                waiter.set_result(None)
+            key, record, claimed_at = item
+            if self._pacer is not None:
+                await self._pacer.acquire()
+            # How late checks start after their claim (waiting for the budget counts).
+            self._health.started_late(self._clock() - claimed_at)
+            await self._check.run(key, record, claimed_at)
+
+    @staticmethod
+    async def _sleep(stopping: asyncio.Future[Any], seconds: float) -> None:
+        if seconds > 0 and not stopping.done():
+            await asyncio.wait((stopping,), timeout=seconds)
+
+
+def create_watcher(app: App, notifier: Notifier) -> ActivationWatcher:
+    """The watcher of a running bot or watcher process, on the App's parts and settings."""
+    return ActivationWatcher(
+        app.activations,
+        app.activation_service,
+        app.provider,
+        notifier,
+        WatcherSettings.from_settings(app.settings, max_rps=app.limiter.rate),
+    )
