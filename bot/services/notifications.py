@@ -11,11 +11,18 @@ class RecipientGone(Exception):
     """The user cannot be reached any more (blocked the bot, deleted the chat)."""
 
 
+class PushRefused(Exception):
+    """Telegram refused this message for good (e.g. its text cannot be parsed): sending the
+    same again would fail the same way, unlike a network error or flood control."""
+
+
 class Notifier(Protocol):
     async def code_received(self, record: ActivationRecord, code: str) -> None:
-        """Push the code as a new message (so the phone notifies) and update the card."""
+        """Push the code as a new message (so the phone notifies); once this returns the code
+        counts as delivered. The card is updated apart, with `card_changed`."""
         ...
 
     async def card_changed(self, record: ActivationRecord) -> None:
-        """Re-render the number card (time left, closed by timeout or by the provider)."""
+        """Re-render the number card (a code arrived, time left, closed by timeout or by the
+        provider)."""
         ...

@@ -16,7 +16,6 @@ from typing import TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import (
-    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNotFound,
@@ -27,7 +26,7 @@ from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 from aiogram.utils.i18n import I18n
 
 from bot.i18n.translator import translator
-from bot.services.notifications import RecipientGone
+from bot.services.notifications import PushRefused, RecipientGone
 from bot.store.activations import ActivationRecord, ActivationStore
 from bot.telegram.cards import render_card, render_code_message
 from keyboards.card import card_keyboard
@@ -69,7 +68,11 @@ class TelegramNotifier:
         self._clock = clock
 
     async def code_received(self, record: ActivationRecord, code: str) -> None:
-        """A new message with the code (the phone notifies), then the card is updated."""
+        """A new message with the code, in reply to the card (the phone notifies).
+
+        Only the message: once it is sent the code counts as delivered, and the card is
+        updated apart (`card_changed`), so a slow or failing card edit never re-sends it.
+        """
         _ = translator(self._i18n, record.language)
         reply = (
             ReplyParameters(message_id=record.message_id, allow_sending_without_reply=True)
@@ -81,15 +84,6 @@ class TelegramNotifier:
                 record.chat_id, render_code_message(record, code, _), reply_parameters=reply
             )
         )
-        try:
-            await self.card_changed(record)
-        except TelegramAPIError as error:
-            # The code is in the chat: failing here would make the watcher push it again.
-            logger.warning(
-                "The code of %s was sent but its card was not updated: %s",
-                record.key,
-                type(error).__name__,
-            )
 
     async def card_changed(self, record: ActivationRecord) -> None:
         """Edit the card; a card that is gone is sent again and its new id saved."""
@@ -117,8 +111,8 @@ class TelegramNotifier:
                     text=text, chat_id=record.chat_id, message_id=message_id, reply_markup=markup
                 )
             )
-        except TelegramBadRequest as error:
-            description = error.message.lower()
+        except PushRefused as error:
+            description = str(error).lower()
             if "message is not modified" in description:
                 return True
             if any(part in description for part in _GONE_MESSAGE):
@@ -136,4 +130,4 @@ class TelegramNotifier:
         except (TelegramBadRequest, TelegramNotFound) as error:
             if any(part in error.message.lower() for part in _GONE_CHAT):
                 raise RecipientGone(str(error)) from error
-            raise
+            raise PushRefused(error.message) from error

@@ -77,14 +77,22 @@ class ActivationCheck:
             self._agenda.back_off(key, claimed_at, self._clock())
 
     async def _check(self, key: str, record: ActivationRecord, claimed_at: float) -> None:
-        if not record.is_open:
-            await self._bounded(self._store.unwatch, key)  # closed: nothing to watch
-            return
         if self._delivery.pending(key):
             return  # a push is pending here; the lease keeps it parked until it is done
+        if not record.is_open:
+            if self._delivery.owes(record):
+                self._delivery.request(key)  # closed with a code whose push failed
+            else:
+                await self._bounded(self._store.unwatch, key)  # closed: nothing to watch
+            return
         now = self._clock()
-        if record.delivered < len(record.codes):
-            self._delivery.request(key)  # recorded but not pushed (a crash, a failed push)
+        if self._delivery.owes(record):
+            # Recorded but not pushed (a crash, a failed push). Past its time the number is
+            # finished first, so a push that keeps failing never keeps it open.
+            if now >= record.expires_at:
+                await self._bounded(self._expire, key, claimed_at, now)
+            else:
+                self._delivery.request(key)
             return
         if record.user_id in self._blocked and not record.codes:
             await self._bounded(self._blocked.close, key, now)
@@ -172,14 +180,12 @@ class ActivationCheck:
             self._delivery.request(key)
 
     async def _expire(self, key: str, claimed_at: float, now: float) -> None:
-        """Past `expires_at`: cancel (no code: refund) or finish (code received)."""
+        """Past `expires_at`: cancel (no code: refund) or finish (code received). A code not
+        yet pushed is pushed after, by the delivery the close asks for."""
         try:
             async with self._locked(key):
                 record = await self._store.get(key)
                 if record is None or not record.is_open:
-                    return
-                if record.delivered < len(record.codes):
-                    self._delivery.request(key)  # push first, finish afterwards
                     return
                 try:
                     if record.codes:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from redis.exceptions import RedisError
 
 from bot.provider.http import RateLimiter
-from bot.services.notifications import Notifier, RecipientGone
+from bot.services.notifications import Notifier, PushRefused, RecipientGone
 from bot.store.activations import ActivationRecord, ActivationStore, CloseReason, State
 from bot.store.locks import LockBusy, held
 from bot.watcher.agenda import Agenda
@@ -29,6 +29,10 @@ from bot.watcher.settings import WatcherSettings
 logger = logging.getLogger(__name__)
 
 WAITING_STATES = (State.WAITING, State.WAIT_RETRY)
+
+MAX_REFUSED = 3
+"""Pushes of one code Telegram may refuse for good (a message it cannot parse) before the
+watcher stops trying; network errors and flood control are retried with back-off instead."""
 
 
 @dataclass
@@ -65,6 +69,7 @@ class Delivery:
             settings.card_refresh_rate, burst=max(1.0, settings.card_refresh_rate)
         )
         self._jobs: dict[str, _Job] = {}
+        self._refused: dict[str, int] = {}  # key -> pushes Telegram refused for good
 
     def pending(self, key: str) -> bool:
         """A job for `key` is queued or running (its claim's lease keeps it parked)."""
@@ -128,9 +133,22 @@ class Delivery:
         finally:
             self._jobs.pop(key, None)
 
+    def given_up(self, key: str) -> bool:
+        """Telegram refused this activation's code `MAX_REFUSED` times: stop pushing it (the
+        code stays in the record, shown in /numbers and on the card)."""
+        return self._refused.get(key, 0) >= MAX_REFUSED
+
+    def owes(self, record: ActivationRecord) -> bool:
+        """Codes recorded but not pushed, that can still be pushed."""
+        return (
+            record.delivered < len(record.codes)
+            and record.close_reason is not CloseReason.BLOCKED
+            and not self.given_up(record.key)
+        )
+
     async def _deliver(self, key: str, card: bool) -> None:
         settings = self._settings
-        user_id: int | None = None
+        record: ActivationRecord | None = None
         try:
             lock = self._store.lock(
                 key, timeout=settings.lock_timeout, wait=settings.delivery_lock_wait
@@ -139,53 +157,80 @@ class Delivery:
                 record = await self._store.get(key)
                 if record is None:
                     return
-                user_id = record.user_id
                 await self._push(record, card)
         except LockBusy:
             await self._store.schedule(key, self._clock() + settings.retry_soon)
         except RecipientGone:
-            if user_id is not None:
-                await self._blocked.recipient_gone(user_id)
+            if record is not None:
+                await self._blocked.recipient_gone(record.user_id)
         except RedisError as error:
             self._problems.redis.add(error)  # the lease brings it back to a check
         except Exception as error:
             self._stats.push_failures += 1
             self._problems.pushes.add(error if str(error) else type(error).__name__)
-            await self._store.schedule(key, self._clock() + self._agenda.failed(key))
+            if isinstance(error, PushRefused):
+                self._refused[key] = self._refused.get(key, 0) + 1
+            if record is not None:
+                await self._try_again(record, self._clock() + self._agenda.failed(key))
+
+    async def _try_again(self, record: ActivationRecord, due_at: float) -> None:
+        """Bring a failed delivery back to a check at `due_at` (a closed record too)."""
+        if record.is_open:
+            await self._store.schedule(record.key, due_at)
+        elif self.owes(record):
+            await self._store.watch(record.key, due_at)  # closed: re-watched for the push
 
     async def _push(self, record: ActivationRecord, card: bool) -> None:
-        """Under the lock: push every undelivered code, counting each right after its push."""
+        """Under the lock: push every undelivered code, counting each delivered the moment
+        its message is sent; then the card."""
         now = self._clock()
         timeout = self._settings.notify_timeout
         pushed = False
-        if record.close_reason is not CloseReason.BLOCKED:
-            while record.delivered < len(record.codes):
-                code = record.codes[record.delivered]
-                async with asyncio.timeout(timeout):
-                    await self._notifier.code_received(record, code)
-                record.delivered += 1
-                self._stats.pushes += 1
-                pushed = True
-                if record.is_open:
-                    await self._store.save(record)
-                else:
-                    await self._store.save_keeping_expiry(record)
-        if record.is_open:
-            if pushed:
-                self._agenda.succeeded(record.key)
+        while self.owes(record):
+            code = record.codes[record.delivered]
+            async with asyncio.timeout(timeout):
+                await self._notifier.code_received(record, code)
+            record.delivered += 1
+            self._stats.pushes += 1
+            pushed = True
+            if record.is_open:
+                await self._store.save(record)
+            else:
+                await self._store.save_keeping_expiry(record)
+        if pushed:
+            self._agenda.succeeded(record.key)
+            self._refused.pop(record.key, None)
+            if record.is_open:
                 due = (
                     record.expires_at
                     if record.state is State.CODE
                     else now + self._settings.poll_interval
                 )
                 await self._store.schedule(record.key, due)
-            elif card and record.state in WAITING_STATES and record.message_id is not None:
+            else:
+                await self._store.unwatch(record.key)
+            await self._card_after_push(record)
+        elif record.is_open:
+            if card and record.state in WAITING_STATES and record.message_id is not None:
                 async with asyncio.timeout(timeout):
                     await self._notifier.card_changed(record)
                 self._stats.cards += 1
                 record.card_refreshed_at = now
                 await self._store.save(record)
-        elif card and not pushed and record.close_reason is not CloseReason.BLOCKED:
+        elif card and record.close_reason is not CloseReason.BLOCKED:
             async with asyncio.timeout(timeout):
                 await self._notifier.card_changed(record)
             self._stats.cards += 1
+
+    async def _card_after_push(self, record: ActivationRecord) -> None:
+        """Show the new code on the card. The code is already in the chat: a failure here is
+        logged, never a reason to push the code again."""
+        try:
+            async with asyncio.timeout(self._settings.notify_timeout):
+                await self._notifier.card_changed(record)
+        except (RecipientGone, RedisError):
+            raise
+        except Exception as error:
+            self._problems.cards.add(f"{record.key}: {error or type(error).__name__}")
+            return
+        self._stats.cards += 1

@@ -59,6 +59,7 @@ class Problems:
     def __init__(self) -> None:
         self.polls = Summary("%d status checks failed recently (last: %s)")
         self.pushes = Summary("%d notifications failed recently (last: %s)")
+        self.cards = Summary("%d codes were sent but their cards not updated (last: %s)")
         self.redis = Summary("%d watcher steps hit a Redis error recently (last: %s)")
         self.foreign = Summary("%d activations of another provider cannot be checked (%s)")
 

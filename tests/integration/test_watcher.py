@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from bot.sandbox import StatusChange
 from bot.services.catalog import Catalog
+from bot.services.notifications import PushRefused
 from bot.services.purchase import PurchaseService
 from bot.store.activations import CloseReason, State
 from bot.store.catalog import CatalogCache
@@ -113,14 +114,14 @@ async def test_a_code_never_finished_is_finished_at_expiry(watch_world: WatchWor
     world.start()
     world.sandbox.deliver_sms(record.id, "424242")
 
+    finished = Card(record.key, State.FINISHED, CloseReason.TIMEOUT)
     await eventually(
-        lambda: world.notifier.cards_of(record.key) != [], what="the number to be finished"
+        lambda: finished in world.notifier.cards_of(record.key), what="the number to be finished"
     )
 
     assert world.notifier.codes_of(record.key) == ["424242"]
-    assert world.notifier.cards_of(record.key) == [
-        Card(record.key, State.FINISHED, CloseReason.TIMEOUT)
-    ]
+    # The card showed the code, then that the number is finished.
+    assert world.notifier.cards_of(record.key) == [Card(record.key, State.CODE, None), finished]
     assert world.sandbox.activation(record.id).status == "finished"
     assert world.sandbox.balance(world.token) == before - record.price  # paid: it was used
     assert await world.store.watched_count() == 0
@@ -455,3 +456,58 @@ async def test_a_cancelled_watcher_leaves_no_task_behind(watch_world: WatchWorld
         ]
 
     assert watchers_tasks() == []
+
+
+async def test_a_card_edit_that_fails_or_hangs_never_pushes_the_code_twice(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    world.notifier.card_delay = 5.0  # every card edit hangs past the notify timeout
+    record = await world.buy()
+    world.start(world.watcher(notify_timeout=0.5))
+
+    world.sandbox.deliver_sms(record.id, "515151")
+    await eventually(lambda: world.notifier.pushes != [], what="the code")
+    await settle(10)
+
+    assert world.notifier.codes_of(record.key) == ["515151"]
+    assert (await world.record(record.key)).delivered == 1
+
+
+async def test_a_code_telegram_keeps_refusing_does_not_keep_the_number_open(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    world.notifier.push_errors = [PushRefused("can't parse entities")] * 10
+    record = await world.buy(lifetime=3.0)
+    world.start()
+    world.sandbox.deliver_sms(record.id, "626262")
+
+    finished = Card(record.key, State.FINISHED, CloseReason.TIMEOUT)
+    await eventually(lambda: finished in world.notifier.cards, what="the number to be finished")
+
+    assert world.notifier.pushes == []
+    assert 0 < len(world.notifier.push_errors) < 10  # tried a few times, then gave up
+    stored = await world.record(record.key)
+    assert stored.codes == ["626262"]  # kept: the card and /numbers show it
+    assert world.sandbox.activation(record.id).status == "finished"
+    assert await world.store.watched_count() == 0
+
+
+async def test_a_push_that_fails_after_the_number_closed_is_tried_again(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    # Telegram is unreachable for a while: every push fails until it is back.
+    world.notifier.push_errors = [ConnectionError("Telegram unreachable")] * 4
+    record = await world.buy(lifetime=1.0)
+    world.start()
+    world.sandbox.deliver_sms(record.id, "737373")
+
+    await eventually(
+        lambda: world.notifier.codes_of(record.key) == ["737373"], within=30, what="the code"
+    )
+
+    stored = await world.record(record.key)
+    assert stored.state is State.FINISHED and stored.delivered == 1
+    assert await world.store.watched_count() == 0
