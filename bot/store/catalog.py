@@ -88,15 +88,9 @@ class CatalogCache:
     async def stock_by_service(self) -> dict[str, int]:
         """Total stock of every service (for ordering the service menu by popularity)."""
         totals = await self._redis.hget(self._key("offers"), "@stock")
-        if totals is not None:
-            return {str(sid): int(stock) for sid, stock in json.loads(totals).items()}
-        # A table written before the totals were kept beside it: add them up.
-        raw = await self._redis.hgetall(self._key("offers"))
-        return {
-            str(sid): sum(int(row[2]) for row in json.loads(rows))
-            for sid, rows in raw.items()
-            if not str(sid).startswith("@")
-        }
+        if totals is None:
+            return {}
+        return {str(sid): int(stock) for sid, stock in json.loads(totals).items()}
 
     async def try_refresh_lock(self, seconds: float) -> bool:
         """True for the one process that should refresh prices now."""
