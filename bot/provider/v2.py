@@ -58,6 +58,7 @@ from bot.provider.parsing import (
     parse_json_body,
     parse_prices,
     parse_services,
+    select_offers,
 )
 
 logger = logging.getLogger(__name__)
@@ -169,12 +170,7 @@ class V2Provider:
         offers = await self._read(
             "get-prices", token, params, lambda body: parse_prices(body, country_hint=country_id)
         )
-        return [
-            offer
-            for offer in offers
-            if (country_id is None or offer.country_id == country_id)
-            and (service_id is None or offer.service_id == service_id)
-        ]
+        return select_offers(offers, country_id, service_id)
 
     async def get_activation(self, token: str, activation_id: str) -> Activation:
         def parse(body: Any) -> Activation:
