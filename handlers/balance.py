@@ -13,8 +13,7 @@ from bot.services.tokens import TokenService
 from bot.telegram.cards import format_money
 from handlers.explain import EXPECTED_ERRORS, explain
 from handlers.replies import show
-from handlers.start import ask_for_token_text
-from handlers.states import TokenForm
+from handlers.start import ask_for_token
 from keyboards.callbacks import MenuAction, MenuCallback
 from keyboards.menu import back_to_menu, buy_more_keyboard
 
@@ -24,8 +23,7 @@ async def balance(event: Message | CallbackQuery, state: FSMContext, tokens: Tok
     try:
         amount = await tokens.balance(event.from_user.id)
     except NoToken:
-        await state.set_state(TokenForm.waiting_token)
-        await show(event, ask_for_token_text(), back_to_menu(_))
+        await ask_for_token(event, state)
         return
     except EXPECTED_ERRORS as error:
         await show(event, explain(error), back_to_menu(_))

@@ -27,8 +27,8 @@ from bot.store.users import UserStore
 from bot.telegram.cards import render_card, render_quote
 from handlers.explain import EXPECTED_ERRORS, explain, explain_unknown_purchase
 from handlers.replies import edit_message, show
-from handlers.start import ask_for_token_text
-from handlers.states import BuyForm, TokenForm
+from handlers.start import ask_for_token
+from handlers.states import BuyForm
 from keyboards.buy import (
     COUNTRIES_PER_PAGE,
     SERVICES_PER_PAGE,
@@ -97,7 +97,7 @@ async def show_services(
         token = await tokens.require_token(user_id)
         services = recent_first(await catalog.services(token), await users.recent_services(user_id))
     except NoToken:
-        await _ask_for_token(event, state)
+        await ask_for_token(event, state)
         return
     except EXPECTED_ERRORS as error:
         await show(event, explain(error), back_to_menu(_))
@@ -188,7 +188,7 @@ async def show_countries(
             raise UnknownChoice
         offers = [o for o in await catalog.offers_for_service(token, service_id) if o.stock > 0]
     except NoToken:
-        await _ask_for_token(event, state)
+        await ask_for_token(event, state)
         return
     except EXPECTED_ERRORS as error:
         await show(event, explain(error), back_to_menu(_))
@@ -234,7 +234,7 @@ async def confirm(
             callback.from_user.id, callback_data.service_id, callback_data.country_id
         )
     except NoToken:
-        await _ask_for_token(callback, state)
+        await ask_for_token(callback, state)
         return
     except EXPECTED_ERRORS as error:
         await show(
@@ -299,11 +299,6 @@ async def buy(
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-async def _ask_for_token(event: Event, state: FSMContext) -> None:
-    await state.set_state(TokenForm.waiting_token)
-    await show(event, ask_for_token_text(), back_to_menu(_))
 
 
 def _user_id(event: Event) -> int:

@@ -14,7 +14,7 @@ from bot.services.tokens import TokenService
 from handlers.replies import show
 from handlers.states import TokenForm
 from keyboards.callbacks import MenuAction, MenuCallback, Noop
-from keyboards.menu import main_menu
+from keyboards.menu import back_to_menu, main_menu
 
 
 def greeting(name: str) -> str:
@@ -32,6 +32,12 @@ def ask_for_token_text() -> str:
         "🔑 First, send me your SMS-man API token: copy it from sms-man.com → Profile → API "
         "and paste it here as a message. I delete the message right after reading it."
     )
+
+
+async def ask_for_token(event: Message | CallbackQuery, state: FSMContext) -> None:
+    """The user has no token yet: ask for it and take the next message as the token."""
+    await state.set_state(TokenForm.waiting_token)
+    await show(event, ask_for_token_text(), back_to_menu(_))
 
 
 async def start(message: Message, state: FSMContext, tokens: TokenService) -> None:

@@ -34,15 +34,6 @@ def back_to_menu(_: Translate) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def set_token_keyboard(_: Translate) -> InlineKeyboardMarkup:
-    """Under messages that need a token first."""
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("🔑 Set the token"), callback_data=MenuCallback(action=MenuAction.TOKEN))
-    builder.button(text=_("‹ Menu"), callback_data=MenuCallback(action=MenuAction.MAIN))
-    builder.adjust(1)
-    return builder.as_markup()
-
-
 def buy_more_keyboard(_: Translate) -> InlineKeyboardMarkup:
     """Under messages after which buying (again) is the natural next step."""
     builder = InlineKeyboardBuilder()

@@ -40,10 +40,6 @@ class Provider(Protocol):
         """Current status and code of an activation (raises ActivationNotFound when gone)."""
         ...
 
-    async def mark_ready(self, token: str, activation_id: str) -> None:
-        """Tell the provider the number is in use and an SMS is expected."""
-        ...
-
     async def request_another_code(self, token: str, activation_id: str) -> None:
         """Wait for one more SMS on the same number (v2 `ready`, compat status 3)."""
         ...
@@ -54,10 +50,6 @@ class Provider(Protocol):
 
     async def cancel(self, token: str, activation_id: str) -> None:
         """Cancel; the money returns. A repeated cancel of a cancelled activation is done."""
-        ...
-
-    async def report_used(self, token: str, activation_id: str) -> None:
-        """The number was already used at the service: cancel it."""
         ...
 
     async def aclose(self) -> None:

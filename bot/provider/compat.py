@@ -6,7 +6,7 @@ Answers are bare words (`ACCESS_BALANCE:12.50`, `NO_NUMBERS`) or JSON for the li
 Decisions worth knowing:
 - `cancel` sends status 8, which every sms-activate style provider accepts as "cancel"
   (SMS-man documents it as "number used, cancel"; the older `-1` is not accepted
-  everywhere). `report_used` sends 8 as well.
+  everywhere).
 - A cancel answered `BAD_STATUS` is checked with `getStatus`: when the activation is already
   cancelled the cancel is done and nothing is raised.
 - `STATUS_WAIT_RESEND` is reported as WAIT_RETRY (the provider waits for the SMS to be sent
@@ -53,6 +53,7 @@ from bot.provider.parsing import (
     parse_json_body,
     parse_prices,
     parse_services,
+    select_offers,
 )
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,6 @@ _MESSAGES = {
 }
 
 # setStatus codes
-STATUS_READY = "1"
 STATUS_ANOTHER_CODE = "3"
 STATUS_FINISH = "6"
 STATUS_CANCEL = "8"
@@ -223,12 +223,7 @@ class CompatProvider:
         offers = await self._read_json(
             "getPrices", token, params, lambda body: parse_prices(body, country_hint=country_id)
         )
-        return [
-            offer
-            for offer in offers
-            if (country_id is None or offer.country_id == country_id)
-            and (service_id is None or offer.service_id == service_id)
-        ]
+        return select_offers(offers, country_id, service_id)
 
     async def get_activation(self, token: str, activation_id: str) -> Activation:
         def parse(text: str) -> Activation:
@@ -278,14 +273,10 @@ class CompatProvider:
             service_id=service_id,
         )
 
-    async def _set_status(self, token: str, activation_id: str, status: str) -> str:
+    async def _set_status(self, token: str, activation_id: str, status: str) -> None:
         text = await self._call("setStatus", token, {"id": activation_id, "status": status})
         if not text.startswith("ACCESS_"):
             raise _unknown(text) if _WORD.match(text) else _unexpected("setStatus")
-        return text
-
-    async def mark_ready(self, token: str, activation_id: str) -> None:
-        await self._set_status(token, activation_id, STATUS_READY)
 
     async def request_another_code(self, token: str, activation_id: str) -> None:
         await self._set_status(token, activation_id, STATUS_ANOTHER_CODE)
@@ -294,12 +285,6 @@ class CompatProvider:
         await self._set_status(token, activation_id, STATUS_FINISH)
 
     async def cancel(self, token: str, activation_id: str) -> None:
-        await self._cancel(token, activation_id)
-
-    async def report_used(self, token: str, activation_id: str) -> None:
-        await self._cancel(token, activation_id)
-
-    async def _cancel(self, token: str, activation_id: str) -> None:
         try:
             await self._set_status(token, activation_id, STATUS_CANCEL)
         except BadStatus:

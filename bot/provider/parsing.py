@@ -250,3 +250,16 @@ def parse_prices(data: object, *, country_hint: str | None = None) -> list[Offer
             if isinstance(service_entry, dict) and _is_price_entry(service_entry):
                 offers.append(_offer(country_id, as_id(service_key), service_entry))
     return [offer for offer in offers if offer is not None]
+
+
+def select_offers(
+    offers: Iterable[Offer], country_id: str | None, service_id: str | None
+) -> list[Offer]:
+    """The offers of `service_id` in `country_id` (None: any); a provider may answer more than
+    the filters it was sent."""
+    return [
+        offer
+        for offer in offers
+        if (country_id is None or offer.country_id == country_id)
+        and (service_id is None or offer.service_id == service_id)
+    ]

@@ -49,7 +49,6 @@ from bot.provider.http import (
 )
 from bot.provider.models import Activation, ActivationStatus, Country, Offer, Service
 from bot.provider.parsing import (
-    as_count,
     as_decimal,
     as_id,
     digits,
@@ -59,7 +58,7 @@ from bot.provider.parsing import (
     parse_json_body,
     parse_prices,
     parse_services,
-    records,
+    select_offers,
 )
 
 logger = logging.getLogger(__name__)
@@ -171,31 +170,7 @@ class V2Provider:
         offers = await self._read(
             "get-prices", token, params, lambda body: parse_prices(body, country_hint=country_id)
         )
-        return [
-            offer
-            for offer in offers
-            if (country_id is None or offer.country_id == country_id)
-            and (service_id is None or offer.service_id == service_id)
-        ]
-
-    async def get_limits(
-        self, token: str, *, country_id: str | None = None, service_id: str | None = None
-    ) -> dict[tuple[str, str], int]:
-        """v2 `limits`: numbers in stock, as {(country_id, service_id): count}."""
-        params: dict[str, str] = {}
-        if country_id is not None:
-            params["country_id"] = country_id
-        if service_id is not None:
-            params["application_id"] = service_id
-        limits = await self._read(
-            "limits", token, params, lambda body: _parse_limits(body, country_id, service_id)
-        )
-        return {
-            key: count
-            for key, count in limits.items()
-            if (country_id is None or key[0] == country_id)
-            and (service_id is None or key[1] == service_id)
-        }
+        return select_offers(offers, country_id, service_id)
 
     async def get_activation(self, token: str, activation_id: str) -> Activation:
         def parse(body: Any) -> Activation:
@@ -269,9 +244,6 @@ class V2Provider:
             return
         _raise_for_error(body, token)
 
-    async def mark_ready(self, token: str, activation_id: str) -> None:
-        await self._set_status(token, activation_id, "ready")
-
     async def request_another_code(self, token: str, activation_id: str) -> None:
         await self._set_status(token, activation_id, "ready")
 
@@ -280,9 +252,6 @@ class V2Provider:
 
     async def cancel(self, token: str, activation_id: str) -> None:
         await self._set_status(token, activation_id, "reject", repeat_is_done=True)
-
-    async def report_used(self, token: str, activation_id: str) -> None:
-        await self._set_status(token, activation_id, "used", repeat_is_done=True)
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client is shared and closed by its owner."""
@@ -305,32 +274,3 @@ def _raise_for_error(body: Any, token: str) -> None:
         raise ActivationNotFound(message, code=code)
     error_type = ERRORS.get(code or "", ProviderError)
     raise error_type(message or (code or "the provider refused"), code=code)
-
-
-def _parse_limits(
-    body: Any, country_hint: str | None, service_hint: str | None
-) -> dict[tuple[str, str], int]:
-    """`limits` as a list of entries, or an object keyed by application id whose values
-    are an entry, a list of entries or `{country_id: numbers}`."""
-    result: dict[tuple[str, str], int] = {}
-
-    def add(entry: Any, country: str | None, service: str | None) -> None:
-        if isinstance(entry, dict):
-            country = as_id(entry.get("country_id")) or country
-            service = as_id(entry.get("application_id")) or service
-            count = as_count(entry.get("numbers", entry.get("count")))
-        else:
-            count = as_count(entry)
-        if country is not None and service is not None and count is not None:
-            result[(country, service)] = count
-
-    for key, entry in records(body):
-        if isinstance(entry, dict) and ("numbers" in entry or "count" in entry):
-            add(entry, country_hint, key or service_hint)
-        elif isinstance(entry, list):
-            for item in entry:
-                add(item, country_hint, key or service_hint)
-        elif isinstance(entry, dict):
-            for country, item in entry.items():
-                add(item, as_id(country), key or service_hint)
-    return result

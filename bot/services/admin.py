@@ -12,6 +12,7 @@ from decimal import Decimal
 from bot.provider.base import Provider
 from bot.provider.errors import ProviderError, WrongToken
 from bot.services.errors import NoToken
+from bot.services.tokens import require_token
 from bot.store.activations import ActivationStore, utc_day
 from bot.store.crypto import KeyMismatch
 from bot.store.users import UserStore
@@ -78,10 +79,7 @@ class AdminService:
         )
 
     async def user_balance(self, user_id: int) -> Decimal:
-        token = await self._users.get_token(user_id)
-        if token is None:
-            raise NoToken
-        return await self._provider.get_balance(token)
+        return await self._provider.get_balance(await require_token(self._users, user_id))
 
     async def balances(self) -> list[UserBalance]:
         """Every user with a token and their balance, fetched concurrently (rate-limited)."""

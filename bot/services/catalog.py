@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from bot.provider.base import Provider
 from bot.provider.errors import ProviderError
@@ -20,6 +21,8 @@ from bot.provider.models import Country, Offer, Service
 from bot.store.catalog import CatalogCache
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 LISTS_FRESH_SECONDS = 6 * 3600
 PRICES_FRESH_SECONDS = 60
@@ -55,33 +58,23 @@ class Catalog:
 
     async def services(self, token: str) -> list[Service]:
         """Every service, most popular first, then by name."""
-        cached = await self._cache.get_services()
-        if cached is None or time.time() - cached[1] > self._lists_fresh:
-            try:
-                services = await self._provider.get_services(token)
-                await self._cache.put_services(services)
-            except ProviderError:
-                if cached is None:
-                    raise
-                services = cached[0]
-        else:
-            services = cached[0]
+        services = await self._list(
+            token,
+            cached=self._cache.get_services,
+            fetch=self._provider.get_services,
+            keep=self._cache.put_services,
+        )
         await self._ensure_offers(token)
         stock = await self._cache.stock_by_service()
         return sorted(services, key=lambda s: _service_rank(s, stock.get(s.id, 0)))
 
     async def countries(self, token: str) -> dict[str, Country]:
-        cached = await self._cache.get_countries()
-        if cached is None or time.time() - cached[1] > self._lists_fresh:
-            try:
-                countries = await self._provider.get_countries(token)
-                await self._cache.put_countries(countries)
-            except ProviderError:
-                if cached is None:
-                    raise
-                countries = cached[0]
-        else:
-            countries = cached[0]
+        countries = await self._list(
+            token,
+            cached=self._cache.get_countries,
+            fetch=self._provider.get_countries,
+            keep=self._cache.put_countries,
+        )
         return {country.id: country for country in countries}
 
     async def service(self, token: str, service_id: str) -> Service | None:
@@ -107,6 +100,28 @@ class Catalog:
             (o for o in offers if o.service_id == service_id and o.country_id == country_id),
             None,
         )
+
+    async def _list(
+        self,
+        token: str,
+        *,
+        cached: Callable[[], Awaitable[tuple[list[T], float] | None]],
+        fetch: Callable[[str], Awaitable[list[T]]],
+        keep: Callable[[list[T]], Awaitable[None]],
+    ) -> list[T]:
+        """A list from the cache while fresh; else fetched and kept in the cache again, or,
+        when the provider fails, the stale cached one (with nothing cached, the error)."""
+        found = await cached()
+        if found is not None and time.time() - found[1] <= self._lists_fresh:
+            return found[0]
+        try:
+            items = await fetch(token)
+            await keep(items)
+        except ProviderError:
+            if found is None:
+                raise
+            return found[0]
+        return items
 
     async def _ensure_offers(self, token: str) -> None:
         fetched_at = await self._cache.offers_fetched_at()

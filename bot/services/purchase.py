@@ -35,6 +35,7 @@ from bot.services.errors import (
     ServiceError,
     UnknownChoice,
 )
+from bot.services.tokens import require_token
 from bot.store import as_text, keys
 from bot.store.activations import ActivationRecord, ActivationStore
 from bot.store.users import UserStore
@@ -89,7 +90,7 @@ class PurchaseService:
 
     async def quote(self, user_id: int, service_id: str, country_id: str) -> Quote:
         """Fresh price, stock and balance for the confirmation card."""
-        token = await self._token(user_id)
+        token = await require_token(self._users, user_id)
         service = await self._catalog.service(token, service_id)
         country = (await self._catalog.countries(token)).get(country_id)
         if service is None or country is None:
@@ -188,9 +189,3 @@ class PurchaseService:
         except RedisError:
             logger.warning("Could not remember the recent service of a user")
         return record
-
-    async def _token(self, user_id: int) -> str:
-        token = await self._users.get_token(user_id)
-        if token is None:
-            raise NoToken
-        return token

@@ -20,6 +20,14 @@ def clean_token(text: str) -> str:
     return token
 
 
+async def require_token(users: UserStore, user_id: int) -> str:
+    """The user's stored token, or NoToken."""
+    token = await users.get_token(user_id)
+    if token is None:
+        raise NoToken
+    return token
+
+
 class TokenService:
     def __init__(self, provider: Provider, users: UserStore) -> None:
         self._provider = provider
@@ -36,10 +44,7 @@ class TokenService:
         return balance
 
     async def require_token(self, user_id: int) -> str:
-        token = await self._users.get_token(user_id)
-        if token is None:
-            raise NoToken
-        return token
+        return await require_token(self._users, user_id)
 
     async def has_token(self, user_id: int) -> bool:
         return await self._users.get_encrypted_token(user_id) is not None

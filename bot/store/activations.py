@@ -28,16 +28,8 @@ CLOSED_KEPT_SECONDS = 30 * 24 * 3600  # finished/cancelled activations stay visi
 USER_HISTORY_KEPT = 50  # per user, newest first
 TIME_TO_CODE_KEPT = 5000  # samples for the median time-to-code
 
-_CLAIM_SCRIPT = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local until_ = tonumber(ARGV[1]) + tonumber(ARGV[2])
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], 'XX', until_, member)
-end
-return due
-"""
-
-# claim_due, returning the records: ARGV = now, lease, limit, record key prefix. A member whose
+# Claim due members with their records: ARGV = now, lease, limit, record key prefix. Up to
+# `limit` members due by `now` are leased (their score moved to now + lease); a member whose
 # record is gone is dropped from the schedule (create() writes both in one transaction). The
 # answer is one string, a line "<member>\t<record JSON>" per activation (JSON has no raw tabs
 # or newlines): one reply to parse instead of two per activation, which matters without
@@ -160,7 +152,6 @@ def utc_day(timestamp: float) -> str:
 class ActivationStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._claim = redis.register_script(_CLAIM_SCRIPT)
         self._reschedule = redis.register_script(_RESCHEDULE_SCRIPT)
         self._claim_records = redis.register_script(_CLAIM_RECORDS_SCRIPT)
 
@@ -248,18 +239,13 @@ class ActivationStore:
     async def unwatch(self, key: str) -> None:
         await self._redis.zrem(keys.WATCH_DUE, key)
 
-    async def claim_due(self, now: float, lease: float, limit: int) -> list[str]:
-        """Take up to `limit` activations due by `now`, leasing them for `lease` seconds."""
-        members = await self._claim(keys=[keys.WATCH_DUE], args=[now, lease, limit])
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
-
     async def reschedule_claimed(self, items: Sequence[tuple[str, float, float]]) -> int:
         """Move claimed activations to their next check, in one call.
 
-        Each item is (key, lease_until, due_at), `lease_until` being the score `claim_due` gave
-        it (now + lease). An item moves only while its score is still that lease: a change
-        made meanwhile (closed, re-watched by a button, claimed again after the lease ran
-        out) wins over the claimer's stale decision. Returns how many moved.
+        Each item is (key, lease_until, due_at), `lease_until` being the score
+        `claim_due_records` gave it (now + lease). An item moves only while its score is still
+        that lease: a change made meanwhile (closed, re-watched by a button, claimed again
+        after the lease ran out) wins over the claimer's stale decision. Returns how many moved.
         """
         if not items:
             return 0
@@ -273,8 +259,8 @@ class ActivationStore:
         *,
         reschedule: Sequence[tuple[str, float, float]] = (),
     ) -> list[ActivationRecord]:
-        """`claim_due` returning the records, after `reschedule_claimed(reschedule)`: one
-        round trip for a watcher's whole turn.
+        """Take up to `limit` activations due by `now`, leasing them for `lease` seconds, after
+        `reschedule_claimed(reschedule)`: one round trip for a watcher's whole turn.
 
         A member whose record is gone leaves the schedule; a record that cannot be read is
         logged and leaves it too (it could never be checked).
@@ -315,9 +301,6 @@ class ActivationStore:
 
     async def watched_count(self) -> int:
         return int(await self._redis.zcard(keys.WATCH_DUE))
-
-    async def overdue_count(self, now: float) -> int:
-        return int(await self._redis.zcount(keys.WATCH_DUE, "-inf", now))
 
     # --- statistics --------------------------------------------------------------------
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import TypeVar
 
+from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
@@ -17,6 +20,8 @@ from bot.store import keys
 
 LISTS_KEPT_SECONDS = 24 * 3600  # hard expiry; freshness is decided by the caller
 OFFERS_KEPT_SECONDS = 3600
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class CatalogCache:
@@ -28,26 +33,28 @@ class CatalogCache:
         return keys.catalog(self._provider, what)
 
     async def get_countries(self) -> tuple[list[Country], float] | None:
-        raw = await self._redis.get(self._key("countries"))
-        if not raw:
-            return None
-        data = json.loads(raw)
-        return [Country.model_validate(item) for item in data["items"]], float(data["at"])
+        return await self._get_list("countries", Country)
 
     async def put_countries(self, countries: list[Country]) -> None:
-        payload = {"at": time.time(), "items": [c.model_dump() for c in countries]}
-        await self._redis.set(self._key("countries"), json.dumps(payload), ex=LISTS_KEPT_SECONDS)
+        await self._put_list("countries", countries)
 
     async def get_services(self) -> tuple[list[Service], float] | None:
-        raw = await self._redis.get(self._key("services"))
+        return await self._get_list("services", Service)
+
+    async def put_services(self, services: list[Service]) -> None:
+        await self._put_list("services", services)
+
+    async def _get_list(self, what: str, model: type[M]) -> tuple[list[M], float] | None:
+        """A cached list and the unix time it was stored, None when there is none."""
+        raw = await self._redis.get(self._key(what))
         if not raw:
             return None
         data = json.loads(raw)
-        return [Service.model_validate(item) for item in data["items"]], float(data["at"])
+        return [model.model_validate(item) for item in data["items"]], float(data["at"])
 
-    async def put_services(self, services: list[Service]) -> None:
-        payload = {"at": time.time(), "items": [s.model_dump() for s in services]}
-        await self._redis.set(self._key("services"), json.dumps(payload), ex=LISTS_KEPT_SECONDS)
+    async def _put_list(self, what: str, items: Sequence[BaseModel]) -> None:
+        payload = {"at": time.time(), "items": [item.model_dump() for item in items]}
+        await self._redis.set(self._key(what), json.dumps(payload), ex=LISTS_KEPT_SECONDS)
 
     async def put_offers(self, offers: list[Offer]) -> None:
         """Replace the whole price table."""
@@ -88,15 +95,9 @@ class CatalogCache:
     async def stock_by_service(self) -> dict[str, int]:
         """Total stock of every service (for ordering the service menu by popularity)."""
         totals = await self._redis.hget(self._key("offers"), "@stock")
-        if totals is not None:
-            return {str(sid): int(stock) for sid, stock in json.loads(totals).items()}
-        # A table written before the totals were kept beside it: add them up.
-        raw = await self._redis.hgetall(self._key("offers"))
-        return {
-            str(sid): sum(int(row[2]) for row in json.loads(rows))
-            for sid, rows in raw.items()
-            if not str(sid).startswith("@")
-        }
+        if totals is None:
+            return {}
+        return {str(sid): int(stock) for sid, stock in json.loads(totals).items()}
 
     async def try_refresh_lock(self, seconds: float) -> bool:
         """True for the one process that should refresh prices now."""

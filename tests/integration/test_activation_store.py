@@ -38,9 +38,9 @@ async def test_a_due_activation_is_claimed_by_one_watcher_until_its_lease_ends(
     for n in range(3):
         await store.create(make_record(str(n)), first_check_at=1000.0)
 
-    first = await store.claim_due(now=1000.0, lease=10, limit=100)
-    second = await store.claim_due(now=1005.0, lease=10, limit=100)
-    after_lease = await store.claim_due(now=1011.0, lease=10, limit=100)
+    first = [r.key for r in await store.claim_due_records(now=1000.0, lease=10, limit=100)]
+    second = await store.claim_due_records(now=1005.0, lease=10, limit=100)
+    after_lease = [r.key for r in await store.claim_due_records(now=1011.0, lease=10, limit=100)]
 
     assert sorted(first) == ["v2:0", "v2:1", "v2:2"]
     assert second == []  # leased to the first watcher
@@ -51,8 +51,10 @@ async def test_claims_respect_the_limit_and_due_order(redis: Redis) -> None:
     store = ActivationStore(redis)
     for n, due in enumerate([1003.0, 1001.0, 1002.0, 2000.0]):
         await store.create(make_record(str(n)), first_check_at=due)
-    assert await store.claim_due(now=1500.0, lease=10, limit=2) == ["v2:1", "v2:2"]
-    assert await store.claim_due(now=1500.0, lease=10, limit=10) == ["v2:0"]
+    first = await store.claim_due_records(now=1500.0, lease=10, limit=2)
+    assert [record.key for record in first] == ["v2:1", "v2:2"]
+    rest = await store.claim_due_records(now=1500.0, lease=10, limit=10)
+    assert [record.key for record in rest] == ["v2:0"]
 
 
 async def test_a_turn_reschedules_and_claims_even_after_redis_forgot_the_scripts(
@@ -78,7 +80,7 @@ async def test_a_closed_activation_is_not_rescheduled(redis: Redis) -> None:
     store = ActivationStore(redis)
     record = make_record("7")
     await store.create(record, first_check_at=1000.0)
-    await store.claim_due(now=1000.0, lease=10, limit=10)
+    await store.claim_due_records(now=1000.0, lease=10, limit=10)
     await store.close(record, State.CANCELLED, CloseReason.USER, now=1001.0)
     await store.schedule(record.key, 1003.0)  # a watcher finishing its check late
     assert await store.watched_count() == 0

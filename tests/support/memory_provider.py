@@ -82,9 +82,6 @@ class MemoryProvider:
             raise ActivationNotFound(code="not_found")
         return Activation(id=activation_id, status=ActivationStatus.WAITING)
 
-    async def mark_ready(self, token: str, activation_id: str) -> None:
-        return None
-
     async def request_another_code(self, token: str, activation_id: str) -> None:
         return None
 
@@ -101,9 +98,6 @@ class MemoryProvider:
             price = activation["price"]
             assert isinstance(price, Decimal)
             self.balances[token] += price
-
-    async def report_used(self, token: str, activation_id: str) -> None:
-        await self.cancel(token, activation_id)
 
     async def aclose(self) -> None:
         return None

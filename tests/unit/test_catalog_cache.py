@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 from redis.asyncio import Redis
 
 from bot.provider.models import Offer
-from bot.store import keys
 from bot.store.catalog import CatalogCache
 
 
@@ -33,17 +31,3 @@ async def test_a_new_table_replaces_the_totals(fake_redis: Redis) -> None:
 
     assert await cache.stock_by_service() == {"wa": 7}
     assert await cache.get_offers("tg") == []
-
-
-async def test_a_table_cached_by_an_older_version_is_still_ranked(fake_redis: Redis) -> None:
-    # Written before the totals were kept beside the table: no "@stock" field.
-    await fake_redis.hset(
-        keys.catalog("v2", "offers"),
-        mapping={
-            "tg": json.dumps([["0", "10.5", 100], ["1", "12", 23]]),
-            "wa": json.dumps([["0", "8", 4]]),
-            "@at": "1700000000.0",
-        },
-    )
-
-    assert await CatalogCache(fake_redis, "v2").stock_by_service() == {"tg": 123, "wa": 4}

@@ -266,11 +266,9 @@ async def test_an_unknown_activation_is_not_found(
 @pytest.mark.parametrize(
     ("action", "status", "answer"),
     [
-        ("mark_ready", "1", "ACCESS_READY"),
         ("request_another_code", "3", "ACCESS_RETRY_GET"),
         ("finish", "6", "ACCESS_ACTIVATION"),
         ("cancel", "8", "ACCESS_CANCEL"),
-        ("report_used", "8", "ACCESS_CANCEL"),
     ],
 )
 async def test_each_action_sends_its_status(

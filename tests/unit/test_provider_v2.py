@@ -245,29 +245,6 @@ async def test_an_unreadable_price_entry_is_skipped_not_fatal(
     assert [(o.service_id, o.stock) for o in offers] == [("2", 0)]
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        [
-            {"application_id": "1", "country_id": "1", "numbers": "32302"},
-            {"application_id": "1", "country_id": "2", "numbers": "3494"},
-        ],
-        {
-            "1": [
-                {"country_id": "1", "numbers": "32302"},
-                {"country_id": 2, "numbers": 3494},
-            ]
-        },
-        {"1": {"1": "32302", "2": 3494}},
-    ],
-)
-async def test_limits_as_a_list_or_an_object_keyed_by_application(
-    fake: FakeProviderHttp, provider: V2Provider, answer: object
-) -> None:
-    fake.on("limits", json_answer(answer))
-    assert await provider.get_limits(TOKEN) == {("1", "1"): 32302, ("2", "1"): 3494}
-
-
 # -- buying -------------------------------------------------------------------------------
 
 
@@ -474,11 +451,9 @@ OK = json_answer({"request_id": 1, "success": True})
 @pytest.mark.parametrize(
     ("action", "status"),
     [
-        ("mark_ready", "ready"),
         ("request_another_code", "ready"),
         ("finish", "close"),
         ("cancel", "reject"),
-        ("report_used", "used"),
     ],
 )
 async def test_each_action_sends_its_status(
@@ -493,15 +468,14 @@ async def test_each_action_sends_its_status(
 CHANGED = json_answer({"success": False, "error_code": "change_status", "error_msg": "Changed"})
 
 
-@pytest.mark.parametrize("action", ["cancel", "report_used"])
 async def test_cancelling_a_cancelled_request_again_is_done(
-    fake: FakeProviderHttp, provider: V2Provider, action: str
+    fake: FakeProviderHttp, provider: V2Provider
 ) -> None:
     fake.on("set-status", CHANGED)
-    await getattr(provider, action)(TOKEN, "1")
+    await provider.cancel(TOKEN, "1")
 
 
-@pytest.mark.parametrize("action", ["finish", "request_another_code", "mark_ready"])
+@pytest.mark.parametrize("action", ["finish", "request_another_code"])
 async def test_other_changes_of_a_changed_request_are_refused(
     fake: FakeProviderHttp, provider: V2Provider, action: str
 ) -> None:
