@@ -51,7 +51,6 @@ class ActivationStatus(StrEnum):
     CODE = "code"  # a code is there (`code` is set)
     WAIT_RETRY = "wait_retry"  # another code was requested; `code` may hold the previous one
     CANCELLED = "cancelled"  # cancelled (by us, the provider or expiry)
-    FINISHED = "finished"  # closed successfully
 
 
 class Activation(BaseModel):

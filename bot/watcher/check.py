@@ -128,14 +128,10 @@ class ActivationCheck:
         self._agenda.succeeded(key)
 
         code = status.code
-        if (
-            code
-            and status.status in (ActivationStatus.CODE, ActivationStatus.FINISHED)
-            and code not in record.codes
-        ):
+        if code and status.status is ActivationStatus.CODE and code not in record.codes:
             await self._bounded(self._received, key, code, claimed_at, now)
             return
-        if status.status in (ActivationStatus.CANCELLED, ActivationStatus.FINISHED):
+        if status.status is ActivationStatus.CANCELLED:
             await self._bounded(self._closed_by_provider, key, now)
             return
         if now >= record.expires_at:
