@@ -20,13 +20,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
 	$(BIN)/pip install --quiet -r requirements-dev.lock
 	touch $@
 
+# Optional: the bot compiles a missing or stale .mo in memory at start.
 locales: $(VENV)/.runtime
 	$(BIN)/python -m bot.i18n compile
 
-run: locales
+run: $(VENV)/.runtime
 	$(BIN)/python -m bot
 
-watcher: locales
+watcher: $(VENV)/.runtime
 	$(BIN)/python -m bot watcher
 
 # The offline SMS-man stand-in; e.g. `make sandbox SANDBOX_ARGS="--port 8765 --sms-delay 5:30"`.
@@ -34,7 +35,7 @@ SANDBOX_ARGS ?= --port 8765 --sms-delay 20
 sandbox: $(VENV)/.runtime
 	$(BIN)/python -m bot.sandbox $(SANDBOX_ARGS)
 
-test: $(VENV)/.dev locales
+test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
