@@ -56,14 +56,11 @@ class Settings(BaseSettings):
     default_language: str = "en"
     log_level: str = "INFO"
 
-    @field_validator("smsman_api_url", "webhook_url", "token_encryption_key", mode="before")
+    @field_validator(
+        "smsman_api_url", "webhook_url", "token_encryption_key", "webhook_secret", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("webhook_secret", mode="before")
-    @classmethod
-    def _empty_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("admin_ids", mode="before")

@@ -25,7 +25,6 @@ from typing import IO, Any
 from aiogram import Bot, Dispatcher
 from aiogram.types import TelegramObject, Update
 from aiogram.utils.token import TokenValidationError, validate_token
-from cryptography.fernet import Fernet
 from redis import Redis as SyncRedis
 from redis.exceptions import RedisError
 from yarl import URL
@@ -36,6 +35,7 @@ from bot.i18n.translator import create_i18n
 from bot.runtime.redis_server import RedisServer
 from bot.runtime.telegram_startup import call_when_reachable
 from bot.runtime.webhook import run_webhook
+from bot.store.crypto import check_key
 from bot.telegram.notifier import TelegramNotifier
 from bot.watcher import create_watcher
 from handlers import set_bot_commands
@@ -258,16 +258,8 @@ def check_settings(settings: Settings) -> None:
             "BOT_TOKEN: not a bot token (expected digits, a colon and letters, "
             "as @BotFather gives it)"
         ) from None
-    key = settings.token_encryption_key
-    if key is not None:
-        try:
-            Fernet(key.get_secret_value())
-        except ValueError:
-            raise ConfigError(
-                "TOKEN_ENCRYPTION_KEY: must be 32 url-safe base64-encoded bytes (make one "
-                "with: python -c 'from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())')"
-            ) from None
+    if settings.token_encryption_key is not None:
+        check_key(settings.token_encryption_key.get_secret_value())
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
