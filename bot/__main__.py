@@ -14,7 +14,10 @@ from bot.runtime.logs import configure_logging
 logger = logging.getLogger("bot")
 
 EXIT_FAILURE = 1
-EXIT_CONFIG = 2
+"""Stopped by an unexpected error while running."""
+EXIT_STARTUP = 2
+"""Could not start: a bad setting, or something a setting points at (REDIS_URL, DATA_DIR,
+the bot token). The reason is one line on stderr, saying what to do."""
 
 DESCRIPTION = """\
 Telegram bot for SMS-man virtual numbers. Settings come from the environment and ./.env
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigError as error:
-        return fail(str(error), EXIT_CONFIG)
+        return fail(str(error), EXIT_STARTUP)
     return run(settings, watcher_only=args.command == "watcher")
 
 
@@ -82,22 +85,20 @@ def run(settings: Settings, *, watcher_only: bool) -> int:
     try:
         check_settings(settings)
     except ConfigError as error:
-        return fail(str(error), EXIT_CONFIG)
+        return fail(str(error), EXIT_STARTUP)
     configure_logging(settings.log_level, secrets=secrets_of(settings))
     try:
         asyncio.run(run_watcher(settings) if watcher_only else run_bot(settings))
-    except ConfigError as error:
-        return fail(str(error), EXIT_CONFIG)
+    except (ConfigError, StartupError) as error:
+        return fail(str(error), EXIT_STARTUP)
     except KeyMismatch:
         return fail(
             "TOKEN_ENCRYPTION_KEY: the stored user tokens were encrypted with another key "
             "(set the key they were stored with, or the key file in DATA_DIR)",
-            EXIT_CONFIG,
+            EXIT_STARTUP,
         )
     except TelegramUnauthorizedError:
-        return fail("BOT_TOKEN: Telegram rejected the token (401 Unauthorized)", EXIT_CONFIG)
-    except StartupError as error:
-        return fail(str(error), EXIT_FAILURE)
+        return fail("BOT_TOKEN: Telegram rejected the token (401 Unauthorized)", EXIT_STARTUP)
     except KeyboardInterrupt:  # a signal before the handlers were installed
         return 130
     except Exception:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import (
     AnyHttpUrl,
@@ -22,6 +23,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 OFFICIAL_V2_URL = "https://api.sms-man.com/control/"
 OFFICIAL_COMPAT_URL = "https://api.sms-man.ru/stubs/handler_api.php"
 SHIPPED_LANGUAGES = ("en", "ru")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class Protocol(StrEnum):
@@ -56,15 +58,30 @@ class Settings(BaseSettings):
     default_language: str = "en"
     log_level: str = "INFO"
 
-    @field_validator("smsman_api_url", "webhook_url", "token_encryption_key", mode="before")
+    @field_validator(
+        "smsman_api_url", "webhook_url", "token_encryption_key", "webhook_secret", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("webhook_secret", mode="before")
+    @field_validator("redis_url")
     @classmethod
-    def _empty_secret_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
+    def _check_redis_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        try:
+            url = urlsplit(value)
+            valid = url.scheme in REDIS_SCHEMES and url.port != 0
+        except ValueError:  # a port that is not a number, or out of range
+            valid = False
+        if not valid:
+            raise ValueError(
+                "must be a redis://, rediss:// or unix:// URL, e.g. redis://localhost:6379/0 "
+                "(or empty for the embedded Redis)"
+            )
+        return value
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -1,12 +1,18 @@
 """Gettext catalogs: extract messages, update the .po files, compile them to .mo.
 
 python -m bot.i18n extract   # scan the code, update locales/*/LC_MESSAGES/messages.po
-python -m bot.i18n compile   # build the .mo files the bot loads (run by `make`)
+python -m bot.i18n compile   # write the .mo files next to the .po files
 python -m bot.i18n check     # exit 1 when any message lacks a translation
+
+The bot needs no compile step: it reads a .mo only when it is at least as new as its .po,
+and otherwise compiles the .po in memory (bot.i18n.translator). The catalogs are the
+top-level `locales/` of a checkout, and `bot/locales/` of an installed package (setup.py
+puts them there).
 """
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -15,8 +21,17 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-ROOT = Path(__file__).resolve().parents[2]
-LOCALES_DIR = ROOT / "locales"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+ROOT = PACKAGE_DIR.parent
+
+
+def find_locales_dir() -> Path:
+    """`bot/locales` in an installed package, else the checkout's top-level `locales/`."""
+    installed = PACKAGE_DIR / "locales"
+    return installed if installed.is_dir() else ROOT / "locales"
+
+
+LOCALES_DIR = find_locales_dir()
 DOMAIN = "messages"
 SOURCE_DIRS = ("bot", "handlers", "keyboards")
 KEYWORDS = {"_": None, "__": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
@@ -56,13 +71,22 @@ def update(template: Catalog) -> None:
             write_po(file, catalog, width=100, omit_header=False, sort_output=True)
 
 
+def compile_catalog(po: Path, language: str) -> bytes:
+    """The .mo form of one .po catalog."""
+    with po.open("rb") as file:
+        catalog = read_po(file, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    return compiled.getvalue()
+
+
 def compile_all() -> None:
     for language in languages():
         path = po_path(language)
-        with path.open("rb") as file:
-            catalog = read_po(file, locale=language)
-        with path.with_suffix(".mo").open("wb") as file:
-            write_mo(file, catalog)
+        mo = path.with_suffix(".mo")
+        partial = mo.with_name(f"{mo.name}.partial")  # a bot starting now never reads half
+        partial.write_bytes(compile_catalog(path, language))
+        partial.replace(mo)
 
 
 def missing_translations() -> dict[str, list[str]]:

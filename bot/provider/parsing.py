@@ -1,6 +1,6 @@
 """Tolerant readers for the provider's answers, shared by the v2 and compat providers.
 
-The live API is inconsistent (see shared/api/NOTES.md): ids come as ints or strings,
+The live API is inconsistent (see docs/provider-api.md): ids come as ints or strings,
 lists come as JSON arrays or as objects keyed by id, prices as nested or flat objects. Each
 reader here accepts every shape seen, skips single entries it cannot read and raises
 `ProviderUnavailable` only when the answer as a whole has the wrong shape.

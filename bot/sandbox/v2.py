@@ -1,7 +1,7 @@
 """The v2 ("control") API: `/control/<method>`, JSON answers, the key in `token`.
 
-Answers follow `shared/api/smsman-api-v2.txt` and the shapes seen from the live service
-(`shared/api/NOTES.md`), including its inconsistencies, on purpose:
+Answers follow the provider's documentation and the shapes seen from the live service
+(docs/provider-api.md), including its inconsistencies, on purpose:
 
 - errors are `{"success": false, "error_code": ..., "error_msg": ...}` with HTTP 200; for a
   wrong token `error_msg` is the string "Wrong token!" in get-balance, set-status, countries

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from bot.config import ConfigError
+
 logger = logging.getLogger(__name__)
 
 KEY_FILE_NAME = "token_encryption.key"
@@ -42,21 +44,26 @@ class TokenCipher:
             raise KeyMismatch("stored token cannot be decrypted with this key") from None
 
 
+def check_key(key: str, source: str = "TOKEN_ENCRYPTION_KEY") -> str:
+    """`key` when it is a Fernet key; else ConfigError naming where it came from."""
+    try:
+        Fernet(key)
+    except ValueError:
+        raise ConfigError(
+            f"{source}: must be 32 url-safe base64-encoded bytes (make one with: "
+            "python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())')"
+        ) from None
+    return key
+
+
 def load_or_create_key(configured: str | None, data_dir: Path) -> str:
     """The configured key, else the one generated earlier into `data_dir`, else a new one."""
     if configured:
-        try:
-            Fernet(configured)
-        except ValueError:
-            raise ValueError(
-                "TOKEN_ENCRYPTION_KEY must be 32 url-safe base64-encoded bytes "
-                "(make one with: python -c 'from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())')"
-            ) from None
-        return configured
+        return check_key(configured)
     path = data_dir / KEY_FILE_NAME
     if path.exists():
-        return path.read_text().strip()
+        return check_key(path.read_text().strip(), source=str(path))
     data_dir.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key().decode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

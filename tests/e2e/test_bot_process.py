@@ -9,7 +9,13 @@ once per SMS-man protocol.
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
+import shutil
 import signal
+import socket
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -345,9 +351,67 @@ async def test_embedded_redis_persists_and_sigterm_stops_cleanly(
     assert await second.terminate(signal.SIGINT) == 0
 
 
+def assert_start_failed_saying(process: BotProcess, *named: str) -> None:
+    """The process said why it could not start in one line (the last), with no traceback."""
+    log = process.log()
+    assert "Traceback" not in log
+    last = log.strip().splitlines()[-1]
+    assert last.startswith("error: ")
+    for text in named:
+        assert text in last, last
+
+
 async def test_bot_with_unreachable_redis_says_so(launch_bot: LaunchBot) -> None:
     bot = launch_bot(env={"REDIS_URL": f"redis://:hunter2@127.0.0.1:{free_port()}/0"})
-    assert await bot.wait_exit() == 1
-    last = bot.log().strip().splitlines()[-1]
-    assert "cannot reach Redis at redis://127.0.0.1:" in last
+    assert await bot.wait_exit() == 2
+    assert_start_failed_saying(bot, "cannot reach Redis at redis://127.0.0.1:", "REDIS_URL")
     assert "hunter2" not in bot.log()
+
+
+def without_root_privileges(tmp_path: Path) -> str:
+    """A Python that runs the bot as an ordinary user would: for root, one without the
+    capabilities that let root write anywhere."""
+    if os.geteuid() != 0:
+        return sys.executable
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    if shutil.which("setpriv") is None or subprocess.run([*drop, "true"]).returncode != 0:
+        pytest.skip("running as root without setpriv to give up the power to write anywhere")
+    wrapper = tmp_path / "python-unprivileged"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.join(drop)} -- {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+async def test_a_data_dir_the_bot_cannot_write_is_one_line_and_exit_2(
+    launch_bot: LaunchBot, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "volume"
+    data_dir.mkdir()
+    data_dir.chmod(0o555)  # e.g. a bind mount owned by another user
+    bot = launch_bot(
+        env={"REDIS_URL": None, "DATA_DIR": str(data_dir)},
+        python=without_root_privileges(tmp_path),
+    )
+    assert await bot.wait_exit() == 2
+    assert_start_failed_saying(bot, "DATA_DIR", str(data_dir), "Permission denied", "uid")
+    assert list(data_dir.iterdir()) == []
+
+
+async def test_a_webhook_port_in_use_is_one_line_and_exit_2(
+    launch_bot: LaunchBot, fake_telegram: FakeTelegram
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        bot = launch_bot(
+            env={
+                "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+                "WEBHOOK_SECRET": "e2e-secret_1",
+                "WEBHOOK_HOST": "127.0.0.1",
+                "WEBHOOK_PORT": str(port),
+            }
+        )
+        assert await bot.wait_exit() == 2
+    assert_start_failed_saying(bot, "WEBHOOK_PORT", f"127.0.0.1:{port}")
+    assert fake_telegram.webhook_url is None

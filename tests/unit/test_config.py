@@ -68,3 +68,17 @@ def test_webhook_requires_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert "WEBHOOK_SECRET" in str(caught.value)
+
+
+def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As `.env` files have them: `NAME=` with nothing after it.
+    monkeypatch.setenv("BOT_TOKEN", "123:abc")
+    for name in ("SMSMAN_API_URL", "WEBHOOK_URL", "WEBHOOK_SECRET", "TOKEN_ENCRYPTION_KEY"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("REDIS_URL", " ")
+    settings = load_settings()
+    assert settings.provider_url.startswith("https://api.sms-man.com/control")
+    assert not settings.webhook_mode
+    assert settings.webhook_secret is None
+    assert settings.token_encryption_key is None  # generated into DATA_DIR
+    assert settings.redis_url == ""  # the embedded Redis

@@ -58,11 +58,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, restore_logging: 
     return tmp_path
 
 
-def test_commands() -> None:
-    assert parse_args([]).command == "bot"
-    assert parse_args(["watcher"]).command == "watcher"
-
-
 def test_help_names_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         parse_args(["--help"])
@@ -87,6 +82,7 @@ def test_unknown_command_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
         ({"BOT_TOKEN": BOT_TOKEN, "POLL_INTERVAL": "0"}, "POLL_INTERVAL"),
         ({"BOT_TOKEN": BOT_TOKEN, "WEBHOOK_URL": "https://x.example/hook"}, "WEBHOOK_SECRET"),
         ({"BOT_TOKEN": BOT_TOKEN, "TOKEN_ENCRYPTION_KEY": "short"}, "TOKEN_ENCRYPTION_KEY"),
+        ({"BOT_TOKEN": BOT_TOKEN, "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
     ],
 )
 def test_configuration_error_is_one_line_and_exit_2(
@@ -115,6 +111,36 @@ def test_watcher_alone_needs_redis_url(
     err = capsys.readouterr().err
     assert "REDIS_URL" in err.strip().splitlines()[-1]
     assert not (clean_env / "data").exists()  # nothing was started
+
+
+def test_a_data_dir_that_cannot_be_made_is_one_line_and_exit_2(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (clean_env / "data").write_text("a file where the directory should be\n")
+    monkeypatch.setenv("BOT_TOKEN", BOT_TOKEN)
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: DATA_DIR: ")
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+    assert "data" in captured.err and "File exists" in captured.err
+
+
+def test_a_key_file_that_is_not_a_key_is_one_line_and_exit_2(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    redis_server: RedisServer,
+) -> None:
+    (clean_env / "data").mkdir()
+    (clean_env / "data" / "token_encryption.key").write_text("not a key\n")
+    monkeypatch.setenv("BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]  # after the log lines of the start
+    assert last.startswith("error: ")
+    assert "token_encryption.key: must be 32 url-safe base64-encoded bytes" in last
 
 
 # --- logging ------------------------------------------------------------------------------
@@ -215,6 +241,19 @@ def test_embedded_redis_left_by_a_killed_process_is_taken_over(tmp_path: Path) -
     finally:
         orphan.stop()
         process.stderr.close()
+
+
+def test_embedded_redis_that_cannot_start_says_why(tmp_path: Path) -> None:
+    data_dir = tmp_path / "redis"
+    data_dir.mkdir()
+    (data_dir / "appendonly.aof").write_text("not an append only file\n")
+    embedded = EmbeddedRedis(data_dir)
+    with pytest.raises(StartupError, match="Bad file format reading the append only file"):
+        embedded.start()
+
+    (data_dir / "appendonly.aof").unlink()  # once the operator has dealt with it
+    embedded.start()  # the lock was released
+    embedded.stop()
 
 
 def test_a_stale_port_file_of_another_server_is_left_alone(
