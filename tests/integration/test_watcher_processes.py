@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,29 @@ from redis.asyncio import Redis
 
 from bot.runtime.redis_server import RedisServer
 from tests.fixtures.watcher import WatchWorld, eventually
-from tests.integration.watcher_worker import DELIVERIES
+from tests.integration.watcher_worker import DELIVERIES, parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL = 0.5
+
+
+def worker_command(*, redis_url: str, provider_url: str, key: str, lease: float) -> list[str]:
+    """The worker's command line. Values go as `--name=value`: a Fernet key is urlsafe base64
+    and starts with "-" once in 64, which `--key VALUE` would make argparse take for an
+    option (the worker then exits at once with "argument --key: expected one argument")."""
+    options = {
+        "redis-url": redis_url,
+        "provider-url": provider_url,
+        "key": key,
+        "poll-interval": str(POLL),
+        "lease": str(lease),
+    }
+    return [
+        sys.executable,
+        "-m",
+        "tests.integration.watcher_worker",
+        *(f"--{name}={value}" for name, value in options.items()),
+    ]
 
 
 class Workers:
@@ -36,25 +55,17 @@ class Workers:
         self._redis_url = redis_url
         self._tmp_path = tmp_path
         self.processes: list[subprocess.Popen[bytes]] = []
+        self._killed: set[int] = set()
 
     def start(self, *, lease: float = 10.0) -> subprocess.Popen[bytes]:
         log = (self._tmp_path / f"worker-{len(self.processes)}.log").open("wb")
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.integration.watcher_worker",
-                "--redis-url",
-                self._redis_url,
-                "--provider-url",
-                self._world.sandbox.v2_url,
-                "--key",
-                self._world.key.decode(),
-                "--poll-interval",
-                str(POLL),
-                "--lease",
-                str(lease),
-            ],
+            worker_command(
+                redis_url=self._redis_url,
+                provider_url=self._world.sandbox.v2_url,
+                key=self._world.key.decode(),
+                lease=lease,
+            ),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -65,10 +76,29 @@ class Workers:
         self.processes.append(process)
         return process
 
-    @staticmethod
-    def kill(process: subprocess.Popen[bytes]) -> None:
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.poll() is None, f"the worker had already exited:\n{self.logs()}"
+        self._killed.add(process.pid)
         process.send_signal(signal.SIGKILL)
         process.wait(10)
+
+    def assert_running(self) -> None:
+        """Fail at once, with the logs, if a worker the test did not kill has exited."""
+        for process in self.processes:
+            if process.pid not in self._killed and process.poll() is not None:
+                raise AssertionError(
+                    f"watcher worker {process.pid} exited with {process.returncode}:\n"
+                    + self.logs()
+                )
+
+    async def until(self, condition: Callable[[], Awaitable[bool]], what: str) -> None:
+        """`eventually(condition)` within 60 s, failing early if a worker died on its own."""
+
+        async def check() -> bool:
+            self.assert_running()
+            return await condition()
+
+        await eventually(check, within=60, what=what)
 
     async def stop_all(self) -> None:
         for process in self.processes:
@@ -118,7 +148,7 @@ async def test_two_watcher_processes_push_each_of_200_codes_exactly_once(
     async def all_pushed() -> bool:
         return await redis.llen(DELIVERIES) >= 200
 
-    await eventually(all_pushed, within=60, what="200 pushes")
+    await workers.until(all_pushed, "200 pushes")
     await asyncio.sleep(POLL * 4)  # anything pushed twice would show up by now
 
     pushed = await deliveries(redis)
@@ -157,7 +187,7 @@ async def test_a_killed_watchers_numbers_are_picked_up_by_a_new_one(
     async def all_pushed() -> bool:
         return await redis.llen(DELIVERIES) >= 50
 
-    await eventually(all_pushed, within=60, what="50 pushes by the new worker")
+    await workers.until(all_pushed, "50 pushes by the new worker")
     await asyncio.sleep(POLL * 4)
 
     pushed = await deliveries(redis)
@@ -165,3 +195,14 @@ async def test_a_killed_watchers_numbers_are_picked_up_by_a_new_one(
     assert {entry["key"] for entry in pushed} == {record.key for record in records}
     assert {entry["pid"] for entry in pushed} == {successor.pid}
     assert await world.store.watched_count() == 50  # still open, watched for their expiry
+
+
+@pytest.mark.parametrize("key", ["-" + "A" * 42 + "=", "--" + "A" * 41 + "=", "A" * 43 + "="])
+def test_the_worker_command_line_survives_any_fernet_key(key: str) -> None:
+    """Fernet keys are urlsafe base64: one in 64 starts with "-" (the flake this guards)."""
+    command = worker_command(
+        redis_url="redis://127.0.0.1:1/0", provider_url="http://127.0.0.1:1/", key=key, lease=2.0
+    )
+    assert command[1:3] == ["-m", "tests.integration.watcher_worker"]
+    args = parse_args(command[3:])
+    assert (args.key, args.lease, args.poll_interval) == (key, 2.0, POLL)

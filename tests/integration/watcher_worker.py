@@ -1,6 +1,9 @@
 """A watcher-only process for the multi-process tests, whose "chat" is a Redis list.
 
-    python -m tests.integration.watcher_worker --redis-url URL --provider-url URL --key KEY
+    python -m tests.integration.watcher_worker --redis-url=URL --provider-url=URL --key=KEY
+
+Pass values as `--name=value`: a Fernet key starts with "-" once in 64 and argparse would
+take `--key -…` for a missing value.
 
 Every push appends `{"key", "code", "pid"}` (JSON) to `--deliveries`; every card update
 appends to `--cards`. SIGTERM or SIGINT stops it gracefully; SIGKILL is what the tests use to
