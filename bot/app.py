@@ -20,7 +20,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.redis import RedisStorage
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.config import Settings
 from bot.provider.base import Provider
@@ -47,6 +47,7 @@ class App:
 
     settings: Settings
     redis: Redis
+    watcher_redis: Redis
     http: httpx.AsyncClient
     limiter: RateLimiter
     provider: Provider
@@ -73,8 +74,28 @@ class App:
         }
 
 
-def create_redis(url: str) -> Redis:
-    return Redis.from_url(url, decode_responses=True, health_check_interval=30)
+UPDATE_REDIS_CONNECTIONS = 64
+"""Connections of the client that serves updates; at most UPDATES_IN_FLIGHT use it at once."""
+
+WATCHER_REDIS_CONNECTIONS = 64
+"""The watcher's own client (its checks, deliveries and claims are bounded below that), so
+a burst of taps never starves the watcher of connections, nor the reverse."""
+
+REDIS_POOL_WAIT = 20.0
+"""How long a command waits for a free pooled connection before it fails."""
+
+
+def create_redis(url: str, *, max_connections: int = UPDATE_REDIS_CONNECTIONS) -> Redis:
+    """A client whose pool makes callers wait for a free connection instead of failing
+    (redis-py's default pool raises `MaxConnectionsError` when it is full)."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=REDIS_POOL_WAIT,
+        decode_responses=True,
+        health_check_interval=30,
+    )
+    return Redis.from_pool(pool)
 
 
 def build_app(
@@ -83,8 +104,10 @@ def build_app(
     *,
     http: httpx.AsyncClient | None = None,
     cipher: TokenCipher | None = None,
+    watcher_redis: Redis | None = None,
 ) -> App:
-    """Assemble the parts over an open Redis client (tests call this directly)."""
+    """Assemble the parts over an open Redis client (tests call this directly); the watcher
+    uses `watcher_redis`, by default the same client."""
     http = http or create_http_client()
     cipher = cipher or TokenCipher(
         load_or_create_key(
@@ -102,6 +125,7 @@ def build_app(
     return App(
         settings=settings,
         redis=redis,
+        watcher_redis=watcher_redis or redis,
         http=http,
         limiter=limiter,
         provider=provider,
@@ -136,9 +160,10 @@ async def close_app(app: App) -> None:
 async def open_app(settings: Settings, redis_url: str) -> AsyncIterator[App]:
     """Open Redis and the HTTP client, check the token key, yield the App, close it all."""
     redis = create_redis(redis_url)
+    watcher_redis = create_redis(redis_url, max_connections=WATCHER_REDIS_CONNECTIONS)
     try:
         await redis.ping()
-        app = build_app(settings, redis)
+        app = build_app(settings, redis, watcher_redis=watcher_redis)
         try:
             await app.users.check_key()
             yield app
@@ -146,6 +171,7 @@ async def open_app(settings: Settings, redis_url: str) -> AsyncIterator[App]:
             await close_app(app)
     finally:
         await redis.aclose()
+        await watcher_redis.aclose()
 
 
 def create_bot(settings: Settings) -> Bot:

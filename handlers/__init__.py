@@ -30,6 +30,7 @@ from handlers.middlewares import (
     UserI18nMiddleware,
     UserRegistration,
 )
+from handlers.outage import RedisOutage
 
 __all__ = ["set_bot_commands", "setup_dispatcher"]
 
@@ -39,8 +40,10 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
     # The bot talks in private chats only; in a group it stays silent.
     dispatcher.message.filter(F.chat.type == ChatType.PRIVATE)
 
+    i18n = create_i18n(settings)
+    RedisOutage(i18n).install(dispatcher)
     dispatcher.update.outer_middleware(UserRegistration())
-    UserI18nMiddleware(create_i18n(settings)).setup(dispatcher)
+    UserI18nMiddleware(i18n).setup(dispatcher)
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
     dispatcher.callback_query.middleware(CallbackThrottle())
     dispatcher.message.middleware(CommandResetsState())

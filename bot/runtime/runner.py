@@ -37,6 +37,7 @@ from bot.i18n.translator import create_i18n
 from bot.runtime.redis_server import RedisServer
 from bot.runtime.telegram_startup import call_when_reachable
 from bot.runtime.webhook import run_webhook
+from bot.store.activations import ActivationStore
 from bot.store.crypto import check_key
 from bot.telegram.notifier import TelegramNotifier
 from bot.watcher import create_watcher
@@ -354,7 +355,7 @@ async def _serve(app: App, stop: asyncio.Event, *, handle_updates: bool) -> None
     settings = app.settings
     bot = create_bot(settings)
     i18n = create_i18n(settings)
-    watcher = create_watcher(app, TelegramNotifier(bot, i18n, app.activations))
+    watcher = create_watcher(app, TelegramNotifier(bot, i18n, ActivationStore(app.watcher_redis)))
     dispatcher = create_dispatcher(app) if handle_updates else None
     freeze_startup_heap()
     # The watcher stops with everything else; and if it dies, it takes the process down with
@@ -371,7 +372,7 @@ async def _serve(app: App, stop: asyncio.Event, *, handle_updates: bool) -> None
             elif settings.webhook_mode:
                 await run_webhook(app, dispatcher, bot, stop)
             else:
-                await run_polling(dispatcher, bot, stop)
+                await run_polling(dispatcher, bot, stop, in_flight=settings.updates_in_flight)
             if tracker.running:
                 logger.info("Waiting for %d update(s) still being handled", tracker.running)
             try:
@@ -408,8 +409,12 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def run_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
-    """Long polling until `stop` is set; removes a webhook first (Telegram allows one)."""
+async def run_polling(
+    dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event, *, in_flight: int
+) -> None:
+    """Long polling until `stop` is set; removes a webhook first (Telegram allows one).
+
+    At most `in_flight` updates are handled at once; the next ones wait their turn."""
     if not await call_when_reachable(
         "deleteWebhook", lambda: bot.delete_webhook(drop_pending_updates=False), stop
     ):
@@ -421,6 +426,8 @@ async def run_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> 
             bot,
             allowed_updates=allowed_updates,
             handle_signals=False,  # ours set `stop`, which stops the watcher too
+            # Back-pressure: the next updates are taken only when one of these is done.
+            tasks_concurrency_limit=in_flight,
             close_bot_session=False,  # the watcher may still be sending
         ),
         name="polling",

@@ -77,12 +77,47 @@ class HealthCheck:
         return web.json_response(body, status=200 if healthy else 503)
 
 
+class BoundedRequestHandler(SimpleRequestHandler):
+    """aiogram's handler, answering Telegram at once and handling the update in the
+    background, but never more than `in_flight` updates at a time: past that, the answer to
+    Telegram waits for a free slot, so Telegram holds the next updates back (it sends a bot
+    at most its webhook's `max_connections` at once). A burst is queued, never dropped."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, bot: Bot, *, secret_token: str, in_flight: int
+    ) -> None:
+        super().__init__(dispatcher=dispatcher, bot=bot, secret_token=secret_token)
+        self._slots = asyncio.Semaphore(in_flight)
+
+    async def _handle_request_background(self, bot: Bot, request: web.Request) -> web.Response:
+        update = await request.json(loads=bot.session.json_loads)
+        await self._slots.acquire()
+        task = asyncio.create_task(self._feed_in_slot(bot, update))
+        self._background_feed_update_tasks.add(task)
+        task.add_done_callback(self._background_feed_update_tasks.discard)
+        return web.json_response({}, dumps=bot.session.json_dumps)
+
+    async def _feed_in_slot(self, bot: Bot, update: dict[str, Any]) -> None:
+        try:
+            await self._background_feed_update(bot=bot, update=update)
+        finally:
+            self._slots.release()
+
+
 def create_webhook_app(
-    dispatcher: Dispatcher, bot: Bot, *, path: str, secret: str, health: HealthCheck
+    dispatcher: Dispatcher,
+    bot: Bot,
+    *,
+    path: str,
+    secret: str,
+    health: HealthCheck,
+    in_flight: int,
 ) -> web.Application:
     """The aiohttp application: POST `path` → the dispatcher, GET /healthz → `health`."""
     web_app = web.Application()
-    updates = SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret)
+    updates = BoundedRequestHandler(
+        dispatcher=dispatcher, bot=bot, secret_token=secret, in_flight=in_flight
+    )
     # Registered by hand rather than with `updates.register()`, whose shutdown hook would
     # close the bot's session while the watcher may still be sending.
     web_app.router.add_post(path, updates.handle)
@@ -103,7 +138,12 @@ async def run_webhook(app: App, dispatcher: Dispatcher, bot: Bot, stop: asyncio.
     secret = settings.webhook_secret.get_secret_value()
     health = HealthCheck(app.redis, app.http, settings.provider_url, timeout=HEALTH_TIMEOUT)
     web_app = create_webhook_app(
-        dispatcher, bot, path=webhook_path(app), secret=secret, health=health
+        dispatcher,
+        bot,
+        path=webhook_path(app),
+        secret=secret,
+        health=health,
+        in_flight=settings.updates_in_flight,
     )
     runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()

@@ -229,11 +229,17 @@ class ActivationWatcher:
 
 
 def create_watcher(app: App, notifier: Notifier) -> ActivationWatcher:
-    """The watcher of a running bot or watcher process, on the App's parts and settings."""
+    """The watcher of a running bot or watcher process, on the App's parts and settings,
+    with its own Redis client (`App.watcher_redis`)."""
+    store = ActivationStore(app.watcher_redis)
+    settings = app.settings
+    service = ActivationService(
+        app.provider, store, app.cipher, poll_interval=settings.poll_interval
+    )
     return ActivationWatcher(
-        app.activations,
-        app.activation_service,
+        store,
+        service,
         app.provider,
         notifier,
-        WatcherSettings.from_settings(app.settings, max_rps=app.limiter.rate),
+        WatcherSettings.from_settings(settings, max_rps=app.limiter.rate),
     )
