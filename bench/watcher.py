@@ -62,6 +62,7 @@ from bot.runtime.runner import freeze_startup_heap
 from bot.services.activations import ActivationService
 from bot.store import keys
 from bot.store.activations import ActivationRecord, ActivationStore
+from bot.store.blocked import BlockedStore
 from bot.store.crypto import TokenCipher
 from bot.watcher import ActivationWatcher, WatcherSettings
 
@@ -155,6 +156,9 @@ class BotApiNotifier:
     async def code_received(self, record: ActivationRecord, code: str) -> None:
         await self.bot.send_message(record.chat_id, f"code {record.key} {code}")
 
+    async def token_rejected(self, record: ActivationRecord) -> None:
+        """Not measured: the benchmark's token never changes."""
+
     async def card_changed(self, record: ActivationRecord) -> None:
         await self.bot.send_message(record.chat_id, f"card {record.key} {record.state.value}")
 
@@ -209,6 +213,7 @@ async def run_worker(args: argparse.Namespace) -> None:
         WatcherSettings(
             poll_interval=args.poll_interval, concurrency=args.concurrency, max_rps=limiter.rate
         ),
+        blocked=BlockedStore(redis),
     )
     stats_key = STATS_KEY.format(pid=os.getpid())
 

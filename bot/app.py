@@ -30,10 +30,13 @@ from bot.services.activations import ActivationService
 from bot.services.admin import AdminService
 from bot.services.catalog import Catalog
 from bot.services.purchase import PurchaseService
+from bot.services.reachability import Reachability
 from bot.services.tokens import TokenService
 from bot.store.activations import ActivationStore
+from bot.store.blocked import BlockedStore
 from bot.store.catalog import CatalogCache
 from bot.store.crypto import TokenCipher, load_or_create_key
+from bot.store.notices import NoticeStore
 from bot.store.users import UserStore
 from bot.telegram.flood import FloodWait
 from handlers import setup_dispatcher
@@ -59,6 +62,7 @@ class App:
     purchase: PurchaseService
     activation_service: ActivationService
     admin: AdminService
+    reachability: Reachability
 
     def workflow_data(self) -> dict[str, Any]:
         """What handlers can ask for by parameter name."""
@@ -71,6 +75,7 @@ class App:
             "purchase": self.purchase,
             "activation_service": self.activation_service,
             "admin": self.admin,
+            "reachability": self.reachability,
         }
 
 
@@ -133,7 +138,7 @@ def build_app(
         users=users,
         activations=activations,
         catalog=catalog,
-        tokens=TokenService(provider, users),
+        tokens=TokenService(provider, users, activations, cipher, NoticeStore(redis)),
         purchase=PurchaseService(
             provider,
             redis,
@@ -147,6 +152,7 @@ def build_app(
             provider, activations, cipher, poll_interval=settings.poll_interval
         ),
         admin=AdminService(provider, users, activations),
+        reachability=Reachability(BlockedStore(redis), activations),
     )
 
 

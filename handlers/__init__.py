@@ -19,6 +19,7 @@ from handlers import (
     errors,
     fallback,
     language,
+    membership,
     numbers,
     start,
     token,
@@ -57,5 +58,6 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
         balance.create_router(),
         buy.create_router(),
         numbers.create_router(),
+        membership.create_router(),
         fallback.create_router(),  # last: whatever nothing else took
     )

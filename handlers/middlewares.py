@@ -14,7 +14,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message, TelegramObject, User
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18nMiddleware
 from aiogram.utils.i18n import gettext as _
@@ -26,12 +26,14 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class UserRegistration(BaseMiddleware):
-    """Remember every user who talks to the bot (for /stats and /balances)."""
+    """Remember every user who talks to the bot in private (for /stats and /balances); in
+    groups and channels nothing is stored."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        users: UserStore = data["users"]
-        if user is not None and not user.is_bot:
+        chat: Chat | None = data.get("event_chat")
+        if user is not None and not user.is_bot and chat is not None and chat.id == user.id:
+            users: UserStore = data["users"]
             await users.register(user.id)
         return await handler(event, data)
 

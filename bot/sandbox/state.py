@@ -347,6 +347,16 @@ class SandboxState:
             raise UnknownToken
         return balance
 
+    def regenerate_token(self, old: str, new: str) -> None:
+        """The account's owner regenerated its API key: `old` stops working at once, the
+        balance and the activations now answer to `new`."""
+        if not new or new in self.accounts:
+            raise ValueError("the new token must be new and not empty")
+        self.accounts[new] = self.accounts.pop(old)
+        for activation in self.activations.values():
+            if activation.token == old:
+                activation.token = new
+
     def check_token(self, token: str | None) -> None:
         if not token or token not in self.accounts:
             raise UnknownToken

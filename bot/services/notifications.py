@@ -26,3 +26,8 @@ class Notifier(Protocol):
         """Re-render the number card (a code arrived, time left, closed by timeout or by the
         provider)."""
         ...
+
+    async def token_rejected(self, record: ActivationRecord) -> None:
+        """The provider no longer accepts the token this number is watched with (the user
+        regenerated it): ask the user to set the new one. Sent once, not at every check."""
+        ...

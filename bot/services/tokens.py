@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from decimal import Decimal
 
 from bot.provider.base import Provider
+from bot.provider.errors import ProviderError
 from bot.services.errors import InvalidTokenFormat, NoToken
+from bot.store.activations import ActivationStore
+from bot.store.crypto import TokenCipher
+from bot.store.locks import LockBusy, held
+from bot.store.notices import TOKEN_REJECTED, NoticeStore
 from bot.store.users import UserStore
 
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_\-.:=+/]{8,256}$")
@@ -29,19 +36,61 @@ async def require_token(users: UserStore, user_id: int) -> str:
 
 
 class TokenService:
-    def __init__(self, provider: Provider, users: UserStore) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        users: UserStore,
+        activations: ActivationStore,
+        cipher: TokenCipher,
+        notices: NoticeStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._provider = provider
         self._users = users
+        self._activations = activations
+        self._cipher = cipher
+        self._notices = notices
+        self._clock = clock
 
     async def set_token(self, user_id: int, text: str) -> Decimal:
         """Check the token with a balance call, then store it encrypted; returns the balance.
 
-        A wrong token raises bot.provider.errors.WrongToken and nothing is stored.
+        A wrong token raises bot.provider.errors.WrongToken and nothing is stored. Open
+        numbers watched with an older token move to this one where the provider accepts it.
         """
         token = clean_token(text)
         balance = await self._provider.get_balance(token)
         await self._users.set_token(user_id, token)
+        await self._notices.clear(user_id, TOKEN_REJECTED)
+        await self.rebind_open_numbers(user_id, token)
         return balance
+
+    async def rebind_open_numbers(self, user_id: int, token: str) -> int:
+        """Open numbers watched with another token are watched with `token` from now on,
+        when the provider knows them under it (the same account, its key regenerated);
+        numbers of another account keep their token. How many moved."""
+        moved = 0
+        for record in await self._activations.for_user(user_id):
+            if not record.is_open or record.provider != self._provider.name:
+                continue
+            if self._cipher.decrypt(record.token) == token:
+                continue
+            try:
+                await self._provider.get_activation(token, record.id)
+            except ProviderError:
+                continue  # not this account's number, or the provider is down: keep it
+            try:
+                async with held(self._activations.lock(record.key, wait=5)):
+                    fresh = await self._activations.get(record.key)
+                    if fresh is None or not fresh.is_open:
+                        continue
+                    fresh.token = self._cipher.encrypt(token)
+                    await self._activations.save(fresh)
+                    await self._activations.schedule(fresh.key, self._clock())
+            except LockBusy:
+                continue
+            moved += 1
+        return moved
 
     async def require_token(self, user_id: int) -> str:
         return await require_token(self._users, user_id)

@@ -155,6 +155,11 @@ class ActivationStore:
         self._reschedule = redis.register_script(_RESCHEDULE_SCRIPT)
         self._claim_records = redis.register_script(_CLAIM_RECORDS_SCRIPT)
 
+    @property
+    def redis(self) -> Redis:
+        """The client this store works on (other stores of the same process share it)."""
+        return self._redis
+
     # --- records -----------------------------------------------------------------------
 
     async def create(self, record: ActivationRecord, first_check_at: float) -> None:

@@ -7,6 +7,7 @@ PREFIX = "smsbot"
 KEY_CHECK = f"{PREFIX}:meta:key_check"  # a canary encrypted with the token key
 USERS = f"{PREFIX}:users"  # set of every user id that talked to the bot
 USERS_WITH_TOKEN = f"{PREFIX}:users:with_token"  # set of user ids with a stored token
+BLOCKED = f"{PREFIX}:users:blocked"  # set of user ids who blocked the bot (until they return)
 WATCH_DUE = f"{PREFIX}:watch:due"  # zset activation key -> unix time the next check is due
 STATS = f"{PREFIX}:stats"  # hash of all-time counters
 STATS_TIME_TO_CODE = f"{PREFIX}:stats:time_to_code"  # list of recent seconds-to-first-code
@@ -18,6 +19,10 @@ def user(user_id: int) -> str:
 
 def user_recent_services(user_id: int) -> str:
     return f"{PREFIX}:user:{user_id}:recent_services"
+
+
+def notice(user_id: int, kind: str) -> str:
+    return f"{PREFIX}:user:{user_id}:notice:{kind}"  # told once (bot.store.notices)
 
 
 def user_activations(user_id: int) -> str:

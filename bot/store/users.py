@@ -28,8 +28,12 @@ class UserStore:
             raise KeyMismatch("stored token canary does not match")
 
     async def register(self, user_id: int) -> bool:
-        """Remember the user; True when this is their first visit."""
-        added = await self._redis.sadd(keys.USERS, str(user_id))
+        """Remember the user; True when this is their first visit. A user who writes to
+        the bot can be reached again: they are no longer counted as having blocked it."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(keys.USERS, str(user_id))
+            pipe.srem(keys.BLOCKED, str(user_id))
+            added, _ = await pipe.execute()
         if added:
             await self._redis.hsetnx(keys.user(user_id), "created_at", str(time.time()))
         return bool(added)

@@ -53,8 +53,12 @@ def _status(record: ActivationRecord, _: Translate, now: float) -> str:
     if record.state is State.FINISHED:
         if record.close_reason is CloseReason.TIMEOUT:
             return _("✔️ Finished: the time for this number is over")
+        if record.close_reason is CloseReason.BLOCKED:
+            return _("✔️ Finished while you had blocked the bot; its code is below")
         return _("✔️ Finished")
     # cancelled
+    if record.close_reason is CloseReason.BLOCKED:
+        return _("❌ Cancelled while you had blocked the bot: the money is back on your balance")
     if record.close_reason is CloseReason.TIMEOUT:
         return _("⌛ No SMS in time: cancelled, the money is back on your balance")
     if record.close_reason is CloseReason.PROVIDER:

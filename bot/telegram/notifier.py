@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from html import escape
 from typing import TypeVar
 
 from aiogram import Bot
@@ -28,7 +29,7 @@ from aiogram.utils.i18n import I18n
 from bot.i18n.translator import translator
 from bot.services.notifications import PushRefused, RecipientGone
 from bot.store.activations import ActivationRecord, ActivationStore
-from bot.telegram.cards import render_card, render_code_message
+from bot.telegram.cards import format_phone, render_card, render_code_message
 from keyboards.card import card_keyboard
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,15 @@ class TelegramNotifier:
                 record.chat_id, render_code_message(record, code, _), reply_parameters=reply
             )
         )
+
+    async def token_rejected(self, record: ActivationRecord) -> None:
+        _ = translator(self._i18n, record.language)
+        text = _(
+            "🔑 SMS-man no longer accepts your API token, so I cannot check your number "
+            "<code>{number}</code> for its SMS. Send /token with your new token: your open "
+            "numbers are then watched with it."
+        ).format(number=escape(format_phone(record.number)))
+        await self._call(lambda: self._bot.send_message(record.chat_id, text))
 
     async def card_changed(self, record: ActivationRecord) -> None:
         """Edit the card; a card that is gone is sent again and its new id saved."""

@@ -17,7 +17,7 @@ from typing import ParamSpec
 from redis.exceptions import RedisError
 
 from bot.provider.base import Provider
-from bot.provider.errors import ActivationNotFound, ProviderError
+from bot.provider.errors import ActivationNotFound, ProviderError, WrongToken
 from bot.provider.models import ActivationStatus
 from bot.services.activations import ActivationService
 from bot.services.errors import CancelTooEarly
@@ -94,9 +94,6 @@ class ActivationCheck:
             else:
                 self._delivery.request(key)
             return
-        if record.user_id in self._blocked and not record.codes:
-            await self._bounded(self._blocked.close, key, now)
-            return
         if record.state is State.CODE:
             if now >= record.expires_at:
                 await self._bounded(self._expire, key, claimed_at, now)
@@ -120,6 +117,8 @@ class ActivationCheck:
         except ProviderError as error:
             self._stats.poll_failures += 1
             self._problems.polls.add(error)
+            if isinstance(error, WrongToken):
+                await self._bounded(self._delivery.token_rejected, record)
             if now >= record.expires_at:
                 await self._bounded(self._expire, key, claimed_at, now)
             else:
@@ -137,6 +136,10 @@ class ActivationCheck:
         if now >= record.expires_at:
             await self._bounded(self._expire, key, claimed_at, now)
             return
+        if not record.codes and await self._blocked.includes(record.user_id):
+            async with self._redis_slots:
+                if await self._blocked.close(key, now):  # cancelled: the money is back
+                    return
         if (
             record.message_id is not None
             and now - max(record.card_refreshed_at, record.created_at)

@@ -21,6 +21,7 @@ from bot.provider.http import RateLimiter
 from bot.services.notifications import Notifier, PushRefused, RecipientGone
 from bot.store.activations import ActivationRecord, ActivationStore, CloseReason, State
 from bot.store.locks import LockBusy, held
+from bot.store.notices import TOKEN_REJECTED, NoticeStore
 from bot.watcher.agenda import Agenda
 from bot.watcher.blocked import BlockedUsers
 from bot.watcher.health import Problems, WatcherStats
@@ -57,6 +58,7 @@ class Delivery:
         clock: Callable[[], float],
     ) -> None:
         self._store = store
+        self._notices = NoticeStore(store.redis)
         self._notifier = notifier
         self._blocked = blocked
         self._agenda = agenda
@@ -132,6 +134,19 @@ class Delivery:
             logger.exception("Notifying about activation %s failed", key)
         finally:
             self._jobs.pop(key, None)
+
+    async def token_rejected(self, record: ActivationRecord) -> None:
+        """The provider refused the number's token: tell the user, once (in all processes)."""
+        if not await self._notices.first(record.user_id, TOKEN_REJECTED):
+            return
+        try:
+            async with asyncio.timeout(self._settings.notify_timeout):
+                await self._notifier.token_rejected(record)
+        except RecipientGone:
+            await self._blocked.recipient_gone(record.user_id)
+        except Exception as error:
+            self._problems.pushes.add(error if str(error) else type(error).__name__)
+            await self._notices.clear(record.user_id, TOKEN_REJECTED)  # try at the next check
 
     def given_up(self, key: str) -> bool:
         """Telegram refused this activation's code `MAX_REFUSED` times: stop pushing it (the

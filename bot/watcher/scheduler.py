@@ -26,6 +26,7 @@ from bot.provider.http import RateLimiter
 from bot.services.activations import ActivationService
 from bot.services.notifications import Notifier
 from bot.store.activations import ActivationRecord, ActivationStore
+from bot.store.blocked import BlockedStore
 from bot.watcher.agenda import Agenda, backoff_delay
 from bot.watcher.blocked import BlockedUsers
 from bot.watcher.check import ActivationCheck
@@ -60,6 +61,7 @@ class ActivationWatcher:
         notifier: Notifier,
         settings: WatcherSettings,
         *,
+        blocked: BlockedStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -80,18 +82,25 @@ class ActivationWatcher:
             interval=settings.poll_interval,
             ceiling=settings.longest_pause,
         )
-        blocked = BlockedUsers(
-            store, activation_service, self._deadlines, settings, self.stats, problems, clock
+        blocked_users = BlockedUsers(
+            store,
+            blocked,
+            activation_service,
+            self._deadlines,
+            settings,
+            self.stats,
+            problems,
+            clock,
         )
         self._delivery = Delivery(
-            store, notifier, blocked, self._agenda, settings, self.stats, problems, clock
+            store, notifier, blocked_users, self._agenda, settings, self.stats, problems, clock
         )
         self._check = ActivationCheck(
             store,
             activation_service,
             provider,
             self._delivery,
-            blocked,
+            blocked_users,
             self._agenda,
             self._deadlines,
             settings,
@@ -242,4 +251,5 @@ def create_watcher(app: App, notifier: Notifier) -> ActivationWatcher:
         app.provider,
         notifier,
         WatcherSettings.from_settings(settings, max_rps=app.limiter.rate),
+        blocked=BlockedStore(app.watcher_redis),
     )

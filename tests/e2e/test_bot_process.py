@@ -415,3 +415,31 @@ async def test_a_webhook_port_in_use_is_one_line_and_exit_2(
         assert await bot.wait_exit() == 2
     assert_start_failed_saying(bot, "WEBHOOK_PORT", f"127.0.0.1:{port}")
     assert fake_telegram.webhook_url is None
+
+
+async def test_blocking_the_bot_refunds_waiting_numbers_within_seconds_and_a_return_shows_it(
+    launch_bot: LaunchBot, fake_telegram: FakeTelegram, sandbox: SandboxHandle
+) -> None:
+    # A long interval: only the my_chat_member update can make the bot react this fast.
+    await start_polling_bot(launch_bot, fake_telegram, env={"POLL_INTERVAL": "30"})
+    user = fake_telegram.user()
+    await set_token(user, sandbox.token)
+    card, activation_id = await buy_number(user, sandbox)
+
+    user.block()
+    await wait_for(
+        lambda: sandbox.activation(activation_id).status == "cancelled",
+        STEP,
+        None,
+        "the number to be cancelled",
+    )
+    assert sandbox.balance(sandbox.token) == Decimal("1000.00")
+
+    user.unblock()  # the card says what happened while they were away
+    await user.wait_for_message(
+        lambda m: on(m, card) and "while you had blocked the bot" in m.text, timeout=STEP
+    )
+    # Back for good: a new number is theirs, not cancelled.
+    _card, second = await buy_number(user, sandbox)
+    await asyncio.sleep(1)
+    assert sandbox.activation(second).status != "cancelled"

@@ -755,15 +755,19 @@ class FakeUser:
         ]
 
     def _member_update(self, old: str, new: str) -> dict[str, Any]:
-        new_member: dict[str, Any] = {"status": new, "user": self.fake.bot_user}
-        if new == "kicked":
-            new_member["until_date"] = 0
+        def member(status: str) -> dict[str, Any]:
+            # ChatMemberBanned requires until_date; Telegram sends 0 (for ever) on a block.
+            fields: dict[str, Any] = {"status": status, "user": self.fake.bot_user}
+            if status == "kicked":
+                fields["until_date"] = 0
+            return fields
+
         return {
             "chat": self.chat_dict(),
             "from": self.as_dict(),
             "date": int(time.time()),
-            "old_chat_member": {"status": old, "user": self.fake.bot_user},
-            "new_chat_member": new_member,
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
         }
 
     @staticmethod

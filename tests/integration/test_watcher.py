@@ -13,8 +13,11 @@ from bot.sandbox import StatusChange
 from bot.services.catalog import Catalog
 from bot.services.notifications import PushRefused
 from bot.services.purchase import PurchaseService
+from bot.services.tokens import TokenService
 from bot.store.activations import CloseReason, State
+from bot.store.blocked import BlockedStore
 from bot.store.catalog import CatalogCache
+from bot.store.notices import NoticeStore
 from bot.store.users import UserStore
 from tests.fixtures.watcher import (
     POLL_INTERVAL,
@@ -516,3 +519,84 @@ async def test_a_push_that_fails_after_the_number_closed_is_tried_again(
     stored = await world.record(record.key)
     assert stored.state is State.FINISHED and stored.delivered == 1
     assert await world.store.watched_count() == 0
+
+
+async def test_a_user_who_blocked_the_bot_and_came_back_keeps_new_numbers(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    blocked = BlockedStore(world.redis)
+    await blocked.mark(2101)  # blocked the bot once (seen by any process)...
+    await blocked.clear(2101)  # ...and came back (any update from them says so)
+    record = await world.buy(2101)
+    world.start()
+    await settle(3)
+    world.sandbox.deliver_sms(record.id, "818181")
+
+    await eventually(lambda: world.notifier.pushes != [], what="the code")
+    assert world.notifier.codes_of(record.key) == ["818181"]
+    assert world.sandbox.activation(record.id).status != "cancelled"
+
+
+async def test_a_blocked_users_number_is_still_polled_so_an_early_code_is_not_lost(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    await BlockedStore(world.redis).mark(2201)
+    world.notifier.gone_users.add(2201)
+    record = await world.buy(2201, lifetime=5.0)
+    world.sandbox.deliver_sms(record.id, "929292")  # before the first check: cannot cancel
+    world.start()
+
+    async def closed() -> bool:
+        return not (await world.record(record.key)).is_open
+
+    await eventually(closed, what="the number to be closed")
+    stored = await world.record(record.key)
+    assert stored.codes == ["929292"]  # recorded: shown when the user comes back
+    assert stored.state is State.FINISHED and stored.close_reason is CloseReason.BLOCKED
+    assert await world.store.watched_count() == 0
+
+
+async def test_blocked_users_are_shared_by_every_watcher_through_redis(
+    watch_world: WatchWorld,
+) -> None:
+    world = watch_world
+    record = await world.buy(2301)
+    await BlockedStore(world.redis).mark(2301)  # e.g. another process saw the 403
+    before = world.sandbox.balance(world.token)
+    world.start()
+
+    await eventually(
+        lambda: world.sandbox.activation(record.id).status == "cancelled",
+        what="the blocked user's number to be cancelled",
+    )
+    assert world.sandbox.balance(world.token) == before + record.price
+
+
+async def test_a_token_revoked_at_the_provider_is_told_once_and_a_new_one_takes_over(
+    watch_world: WatchWorld, redis: Redis
+) -> None:
+    world = watch_world
+    user = 2401
+    users = UserStore(redis, world.cipher)
+    tokens = TokenService(world.provider, users, world.store, world.cipher, NoticeStore(redis))
+    await users.set_token(user, world.token)
+    records = [await world.buy(user) for _ in range(2)]
+    world.start()
+    await settle(2)
+
+    world.sandbox.state.regenerate_token(world.token, "regenerated-key-2401")
+    await eventually(lambda: world.notifier.token_notices != [], what="the user to be told")
+    checks = sum(world.provider.status_checks.get(r.id, 0) for r in records)
+    await settle(10)
+
+    assert len(world.notifier.token_notices) == 1  # once, not at every check
+    # It backs off instead of hammering: far fewer checks than one per interval each.
+    later = sum(world.provider.status_checks.get(r.id, 0) for r in records)
+    assert later - checks < 10
+
+    await tokens.set_token(user, "regenerated-key-2401")  # the user sends /token <new>
+    world.sandbox.deliver_sms(records[0].id, "373737")
+    await eventually(lambda: world.notifier.pushes != [], what="the code, with the new token")
+    assert world.notifier.codes_of(records[0].key) == ["373737"]

@@ -26,6 +26,7 @@ from bot.provider.http import RateLimiter, create_http_client
 from bot.provider.v2 import V2Provider
 from bot.services.activations import ActivationService
 from bot.store.activations import ActivationRecord, ActivationStore
+from bot.store.blocked import BlockedStore
 from bot.store.crypto import TokenCipher
 from bot.watcher import ActivationWatcher, WatcherSettings
 
@@ -45,6 +46,9 @@ class RedisListNotifier:
     async def code_received(self, record: ActivationRecord, code: str) -> None:
         entry = {"key": record.key, "code": code, "pid": self._pid}
         await self._redis.rpush(self._deliveries, json.dumps(entry))
+
+    async def token_rejected(self, record: ActivationRecord) -> None:
+        """Not part of these tests: the token never changes."""
 
     async def card_changed(self, record: ActivationRecord) -> None:
         entry = {"key": record.key, "state": record.state.value, "pid": self._pid}
@@ -84,6 +88,7 @@ async def run(args: argparse.Namespace) -> None:
             WatcherSettings(
                 poll_interval=args.poll_interval, lease=args.lease, concurrency=args.concurrency
             ),
+            blocked=BlockedStore(redis),
         )
         await watcher.run(stop)
     finally:
