@@ -109,7 +109,7 @@ def build_app(
         users=users,
         activations=activations,
         catalog=catalog,
-        tokens=TokenService(provider, users),
+        tokens=TokenService(provider, users, activations),
         purchase=PurchaseService(
             provider,
             redis,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.provider.base import Provider
 from bot.services.errors import InvalidTokenFormat, NoToken
+from bot.store.activations import ActivationStore
 from bot.store.users import UserStore
 
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_\-.:=+/]{8,256}$")
@@ -28,10 +30,20 @@ async def require_token(users: UserStore, user_id: int) -> str:
     return token
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    """What /logout did: whether a token was stored, and how many open numbers still hold it
+    (encrypted, in their records) until they close."""
+
+    had_token: bool
+    open_numbers: int
+
+
 class TokenService:
-    def __init__(self, provider: Provider, users: UserStore) -> None:
+    def __init__(self, provider: Provider, users: UserStore, activations: ActivationStore) -> None:
         self._provider = provider
         self._users = users
+        self._activations = activations
 
     async def set_token(self, user_id: int, text: str) -> Decimal:
         """Check the token with a balance call, then store it encrypted; returns the balance.
@@ -49,9 +61,12 @@ class TokenService:
     async def has_token(self, user_id: int) -> bool:
         return await self._users.get_encrypted_token(user_id) is not None
 
-    async def forget(self, user_id: int) -> bool:
-        """Delete the stored token; True when there was one."""
-        return await self._users.delete_token(user_id)
+    async def forget(self, user_id: int) -> Forgotten:
+        """Delete the stored token and the copies closed numbers kept; open numbers keep
+        theirs until they close (the watcher needs it to get their codes)."""
+        had_token = await self._users.delete_token(user_id)
+        open_numbers = await self._activations.forget_closed_tokens(user_id)
+        return Forgotten(had_token, open_numbers)
 
     async def balance(self, user_id: int) -> Decimal:
         return await self._provider.get_balance(await self.require_token(user_id))
