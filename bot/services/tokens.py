@@ -12,6 +12,24 @@ from bot.store.activations import ActivationStore
 from bot.store.users import UserStore
 
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_\-.:=+/]{8,256}$")
+# A run of characters that would be a token if pasted on its own: long, of the token
+# alphabet, with letters and digits (SMS-man's keys are 32 such characters).
+_TOKEN_LIKE = re.compile(
+    r"(?=[A-Za-z0-9_\-.:=+/]*[A-Za-z])(?=[A-Za-z0-9_\-.:=+/]*[0-9])"
+    r"[A-Za-z0-9_\-.:=+/]{24,256}"
+)
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-.:=+/]+")
+_LINK = re.compile(r"\S*://\S*")  # links are not tokens
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def looks_like_token(text: str, stored: str | None = None) -> bool:
+    """Whether `text` seems to carry an API token: the user's own (`stored`) anywhere in it,
+    or any run of characters shaped like one (invisible characters inside do not hide it)."""
+    visible = text.translate(_INVISIBLE)
+    if stored and stored in visible:
+        return True
+    return any(_TOKEN_LIKE.fullmatch(run) for run in _TOKEN_RUN.findall(_LINK.sub(" ", visible)))
 
 
 def clean_token(text: str) -> str:
@@ -57,6 +75,9 @@ class TokenService:
 
     async def require_token(self, user_id: int) -> str:
         return await require_token(self._users, user_id)
+
+    async def stored_token(self, user_id: int) -> str | None:
+        return await self._users.get_token(user_id)
 
     async def has_token(self, user_id: int) -> bool:
         return await self._users.get_encrypted_token(user_id) is not None
