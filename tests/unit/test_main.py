@@ -383,6 +383,32 @@ async def test_healthz_is_503_naming_redis() -> None:
     assert body["checks"]["redis"].startswith("unreachable")
 
 
+async def test_healthz_asks_the_provider_at_most_once_per_few_seconds(redis: AsyncRedis) -> None:
+    provider_requests = 0
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal provider_requests
+        provider_requests += 1
+        return httpx.Response(200)
+
+    now = [100.0]
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        check = HealthCheck(
+            redis, http, "https://provider.test/", timeout=2, cache_for=5, clock=lambda: now[0]
+        )
+        app = web.Application()
+        app.router.add_get("/healthz", check.handle)
+        async with TestClient(TestServer(app)) as client:
+            flood = [client.get("/healthz") for _ in range(20)]
+            statuses = [response.status for response in await asyncio.gather(*flood)]
+            assert statuses == [200] * 20
+            assert provider_requests == 1
+
+            now[0] += 5
+            assert (await client.get("/healthz")).status == 200
+            assert provider_requests == 2
+
+
 # --- Telegram unreachable at start --------------------------------------------------------
 
 
