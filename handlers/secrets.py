@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def is_token_command(text: str) -> bool:
-    """ "/token …" or "/token@bot …": what the user means as a token whatever it looks like."""
+    """Whether `text` is the /token command (also "/token@bot"), whose argument the user
+    means as a token whatever it looks like."""
     command = text.split(maxsplit=1)[0] if text.strip() else ""
     return command.split("@", 1)[0].lower() == "/token"
 
