@@ -54,6 +54,10 @@ def secrets_of(settings: Settings) -> list[str]:
     for secret in (settings.webhook_secret, settings.token_encryption_key):
         if secret is not None:
             secrets.append(secret.get_secret_value())
+    if settings.token_encryption_key is not None:  # each of several keys on its own too
+        secrets += [
+            key.strip() for key in settings.token_encryption_key.get_secret_value().split(",")
+        ]
     redis_password = urlsplit(settings.redis_url).password if settings.redis_url else None
     if redis_password:
         secrets.append(redis_password)

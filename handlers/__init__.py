@@ -6,7 +6,7 @@ at start. Nothing else imports this package.
 
 from __future__ import annotations
 
-from aiogram import Dispatcher, F
+from aiogram import Dispatcher, F, Router
 from aiogram.enums import ChatType
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
@@ -18,9 +18,11 @@ from handlers import (
     buy,
     errors,
     fallback,
+    groups,
     language,
     membership,
     numbers,
+    secrets,
     start,
     token,
 )
@@ -38,9 +40,6 @@ __all__ = ["set_bot_commands", "setup_dispatcher"]
 
 def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
     """Middlewares first, then the routers: specific ones before catch-alls."""
-    # The bot talks in private chats only; in a group it stays silent.
-    dispatcher.message.filter(F.chat.type == ChatType.PRIVATE)
-
     i18n = create_i18n(settings)
     RedisOutage(i18n).install(dispatcher)
     dispatcher.update.outer_middleware(UserRegistration())
@@ -49,8 +48,10 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
     dispatcher.callback_query.middleware(CallbackThrottle())
     dispatcher.message.middleware(CommandResetsState())
 
-    dispatcher.include_routers(
-        errors.create_router(),
+    # The bot talks in private chats; in a group it only points there (groups).
+    private = Router(name="private")
+    private.message.filter(F.chat.type == ChatType.PRIVATE)
+    private.include_routers(
         admin.create_router(),  # before /balance: "/balance <user id>" is an operator's command
         start.create_router(),
         token.create_router(),
@@ -60,4 +61,10 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
         numbers.create_router(),
         membership.create_router(),
         fallback.create_router(),  # last: whatever nothing else took
+    )
+    dispatcher.include_routers(
+        errors.create_router(),
+        secrets.create_router(),  # first, in every chat: a pasted token never goes further
+        groups.create_router(),
+        private,
     )

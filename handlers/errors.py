@@ -6,7 +6,7 @@ import logging
 import traceback
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
@@ -27,6 +27,11 @@ def describe(error: BaseException) -> str:
 
 
 async def on_error(event: ErrorEvent, bot: Bot) -> None:
+    if isinstance(event.exception, TelegramForbiddenError):
+        # The user blocked the bot (or left the chat) while it was answering: theirs to do,
+        # nothing broke, and there is nobody to apologise to.
+        logger.info("Update %s: the chat no longer accepts messages", event.update.update_id)
+        return
     logger.error("Update %s failed: %s", event.update.update_id, describe(event.exception))
     update = event.update
     if update.callback_query is not None:

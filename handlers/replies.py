@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -17,9 +19,32 @@ def is_not_modified(error: TelegramBadRequest) -> bool:
     return "message is not modified" in error.message
 
 
-def fit_message(text: str) -> str:
-    """Cut a text to Telegram's limit of one message (callers keep texts short anyway)."""
-    return text if len(text) <= MAX_MESSAGE_LENGTH else text[: MAX_MESSAGE_LENGTH - 1] + "…"
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^<>]*>")
+_CLOSING_RESERVE = 100
+"""Room kept for the closing tags of a cut text (a message nests a few tags at most)."""
+
+
+def fit_message(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
+    """Cut an HTML text to Telegram's limit of one message (callers keep texts short anyway).
+
+    The cut never falls inside a tag or an entity (`&amp;`), and tags left open are closed,
+    so the text still parses; Telegram counts the text without its tags, which is shorter.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1 - _CLOSING_RESERVE]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]  # a tag cut in half
+    if cut.rfind("&") > cut.rfind(";"):
+        cut = cut[: cut.rfind("&")]  # an entity cut in half
+    still_open: list[str] = []
+    for tag in _TAG.finditer(cut):
+        closing, name = tag.group(1), tag.group(2).lower()
+        if not closing:
+            still_open.append(name)
+        elif name in still_open:
+            del still_open[len(still_open) - 1 - still_open[::-1].index(name)]
+    return cut + "…" + "".join(f"</{name}>" for name in reversed(still_open))
 
 
 def fit_alert(text: str) -> str:

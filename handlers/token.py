@@ -14,6 +14,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.provider.errors import ProviderUnavailable, RateLimited, WrongToken
 from bot.services.tokens import TokenService
@@ -73,13 +74,22 @@ async def accept_token(
 
 async def logout(message: Message, tokens: TokenService) -> None:
     assert message.from_user is not None
-    if await tokens.forget(message.from_user.id):
-        text = _(
-            "🔒 Your token is deleted. Numbers you already bought still get their codes here "
-            "until they close. Send /token to set a token again."
-        )
+    forgotten = await tokens.forget(message.from_user.id)
+    if forgotten.open_numbers:
+        text = ngettext(
+            "🔒 Your token is deleted. {count} open number still keeps it, encrypted, to get "
+            "its codes here; it is deleted when that number closes.",
+            "🔒 Your token is deleted. {count} open numbers still keep it, encrypted, to get "
+            "their codes here; it is deleted when they close.",
+            forgotten.open_numbers,
+        ).format(count=forgotten.open_numbers)
+    elif forgotten.had_token:
+        text = _("🔒 Your token is deleted; nothing here keeps it any more.")
     else:
         text = _("You have no token stored. Send /token to set one.")
+        await message.answer(text, reply_markup=back_to_menu(_))
+        return
+    text += "\n" + _("Send /token to set a token again.")
     await message.answer(text, reply_markup=back_to_menu(_))
 
 

@@ -19,6 +19,7 @@ from keyboards.callbacks import (
     MenuCallback,
     ServicePage,
     ServicePick,
+    packable,
 )
 from keyboards.pagination import Page, navigation_row
 
@@ -35,13 +36,22 @@ def services_keyboard(
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for service in page.items:
-        builder.button(text=service.name, callback_data=ServicePick(service_id=service.id))
+        if _choosable(service.id):
+            builder.button(text=service.name, callback_data=ServicePick(service_id=service.id))
     builder.adjust(2)
     builder.row(*navigation_row(page, lambda n: ServicePage(page=n).pack(), _))
     if filtered:
         builder.row(_button(_("🔍 All services"), MenuCallback(action=MenuAction.BUY)))
     builder.row(_button(_("‹ Menu"), MenuCallback(action=MenuAction.MAIN)))
     return builder.as_markup()
+
+
+def _choosable(service_id: str) -> bool:
+    """A service whose id fits every button of its country menu (a provider could send an id
+    too long for Telegram's 64 bytes: such a service is left out rather than break the menu)."""
+    return packable(ServicePick(service_id=service_id)) and packable(
+        CountryPage(service_id=service_id, page=9999)
+    )
 
 
 def country_label(offer: CountryOffer, _: Translate) -> str:
@@ -58,10 +68,9 @@ def countries_keyboard(
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for offer in page.items:
-        builder.button(
-            text=country_label(offer, _),
-            callback_data=CountryPick(service_id=service_id, country_id=offer.country.id),
-        )
+        pick = CountryPick(service_id=service_id, country_id=offer.country.id)
+        if packable(pick):  # ids too long for a button cannot be chosen
+            builder.button(text=country_label(offer, _), callback_data=pick)
     builder.adjust(1)
     builder.row(
         *navigation_row(page, lambda n: CountryPage(service_id=service_id, page=n).pack(), _)

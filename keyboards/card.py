@@ -7,13 +7,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n.translator import Translate
 from bot.store.activations import ActivationRecord, State
-from keyboards.callbacks import CardAction, CardCallback
+from keyboards.callbacks import CardAction, CardCallback, packable
 
 
 def card_keyboard(record: ActivationRecord, _: Translate) -> InlineKeyboardMarkup | None:
     """❌ Cancel while no code came; 🔁 Another code and ✅ Finish after; none once closed."""
-    if not record.is_open:
-        return None
+    if not record.is_open or not packable(CardCallback(action=CardAction.ANOTHER, key=record.key)):
+        return None  # closed, or an id too long for a button (the number stays watched)
     builder = InlineKeyboardBuilder()
     if not record.codes:
         builder.button(

@@ -43,6 +43,13 @@ def buy_more_keyboard(_: Translate) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def private_chat_keyboard(bot_username: str, _: Translate) -> InlineKeyboardMarkup:
+    """Under the reply in a group: a button opening a private chat with the bot."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("💬 Open a private chat"), url=f"https://t.me/{bot_username}")
+    return builder.as_markup()
+
+
 def language_keyboard(languages: list[str], current: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for language in languages:

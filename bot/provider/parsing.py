@@ -41,7 +41,7 @@ def parse_json_body(body: bytes) -> Any:
     """
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
         pass
     text = body.decode("utf-8", "replace").strip()
     if text[:1] in ("[", "{") and len(text) <= _MAX_LITERAL_BODY:
@@ -117,16 +117,21 @@ def format_price(price: Decimal) -> str:
 
 
 def flatten_message(value: object) -> str:
-    """An `error_msg` as one line, whether a string, an object or a list."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, dict):
-        return "; ".join(part for part in map(flatten_message, value.values()) if part)
-    if isinstance(value, list | tuple):
-        return "; ".join(part for part in map(flatten_message, value) if part)
-    return str(value)
+    """An `error_msg` as one line, whether a string, an object or a list (nested however
+    deep: walked without recursion)."""
+    parts: list[str] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(reversed(list(item.values())))
+        elif isinstance(item, list | tuple):
+            pending.extend(reversed(item))
+        elif item is not None:
+            text = item.strip() if isinstance(item, str) else str(item)
+            if text:
+                parts.append(text)
+    return "; ".join(parts)
 
 
 def records(data: object) -> Iterator[tuple[str | None, Any]]:

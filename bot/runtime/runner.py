@@ -50,7 +50,10 @@ SHUTDOWN_GRACE = 30.0
 
 EMBEDDED_REDIS_DIR = "redis"
 LOCK_FILE = "embedded.lock"
-PORT_FILE = "embedded.port"
+SOCKET_FILE = "embedded.socket"  # where the running embedded server's socket is
+LEGACY_PORT_FILE = "embedded.port"  # what versions listening on TCP wrote instead
+SOCKET_NAME = "redis.sock"
+MAX_SOCKET_PATH = 100  # bytes; the system's limit for a unix socket's path is 104-108
 
 
 class StartupError(Exception):
@@ -83,13 +86,13 @@ async def redis_url_for(settings: Settings) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def embedded_redis(data_dir: Path) -> AsyncIterator[str]:
-    """A real redis-server on 127.0.0.1 with its data (AOF) in `data_dir`, stopped on exit."""
+    """A real redis-server on a private unix socket with its data (AOF) in `data_dir`,
+    stopped on exit."""
     server = EmbeddedRedis(data_dir)
     await asyncio.to_thread(server.start)
     logger.info(
-        "Redis: REDIS_URL is not set, started the embedded redis-server on 127.0.0.1:%d "
-        "with its data in %s",
-        server.port,
+        "Redis: REDIS_URL is not set, started the embedded redis-server on %s with its data in %s",
+        server.address,
         data_dir,
     )
     try:
@@ -102,49 +105,79 @@ async def embedded_redis(data_dir: Path) -> AsyncIterator[str]:
 class EmbeddedRedis:
     """`RedisServer` on `data_dir`, owned by one process at a time.
 
+    It listens on a unix socket only, in `data_dir` (made private: mode 700), so no other
+    local account can reach it (over TCP any of them could rewrite a record's chat and
+    redirect codes). When that path would be too long for a socket, the socket goes into a
+    private temporary directory instead.
+
     A lock file keeps a second process from starting another server on the same files
-    (it is told to use REDIS_URL instead). The port is written next to the data, so a
-    server left running by a process that was killed (-9) is found and shut down (it saves
+    (it is told to use REDIS_URL instead). The socket's path is written next to the data, so
+    a server left running by a process that was killed (-9) is found and shut down (it saves
     first) before the new one starts on the same data.
     """
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self._server = RedisServer(data_dir=data_dir)
+        self._server: RedisServer | None = None
+        self._temporary_dir: Path | None = None
         self._lock: IO[str] | None = None
 
     @property
-    def port(self) -> int:
-        return self._server.port
+    def server(self) -> RedisServer:
+        if self._server is None:
+            raise RuntimeError("the embedded Redis is not running")
+        return self._server
 
     @property
     def url(self) -> str:
-        return self._server.url
+        return self.server.url
 
     @property
-    def port_file(self) -> Path:
-        return self.data_dir / PORT_FILE
+    def address(self) -> str:
+        return self.server.address
+
+    @property
+    def socket_file(self) -> Path:
+        return self.data_dir / SOCKET_FILE
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
         self._lock = self._acquire_lock()
         try:
             self._shut_down_orphan()
+            self._server = RedisServer(data_dir=self.data_dir, unix_socket=self._socket_path())
             self._server.start()
-            self.port_file.write_text(f"{self._server.port}\n")
+            self.socket_file.write_text(f"{self._server.unix_socket}\n")
         except RuntimeError as error:
-            self._release_lock()
+            self._clean_up()
             raise StartupError(f"the embedded Redis in {self.data_dir}: {error}") from None
         except BaseException:
-            self._release_lock()
+            self._clean_up()
             raise
 
     def stop(self) -> None:
         try:
-            self._server.stop()
-            self.port_file.unlink(missing_ok=True)
+            if self._server is not None:
+                self._server.stop()
+            self.socket_file.unlink(missing_ok=True)
         finally:
-            self._release_lock()
+            self._clean_up()
+
+    def _socket_path(self) -> Path:
+        path = self.data_dir.resolve() / SOCKET_NAME
+        if len(str(path).encode()) <= MAX_SOCKET_PATH:
+            return path
+        self._temporary_dir = Path(tempfile.mkdtemp(prefix="smsbot-redis-"))  # mode 700
+        return self._temporary_dir / SOCKET_NAME
+
+    def _clean_up(self) -> None:
+        temporary, self._temporary_dir = self._temporary_dir, None
+        if temporary is not None:
+            (temporary / SOCKET_NAME).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                temporary.rmdir()
+        self._release_lock()
 
     def _acquire_lock(self) -> IO[str]:
         path = self.data_dir / LOCK_FILE
@@ -166,19 +199,28 @@ class EmbeddedRedis:
             lock.close()
 
     def _shut_down_orphan(self) -> None:
-        try:
-            port = int(self.port_file.read_text().strip())
-        except (OSError, ValueError):
-            return
-        client = SyncRedis(host="127.0.0.1", port=port, socket_timeout=5, socket_connect_timeout=1)
+        """Shut down a server a killed process left on this data (its socket, or the port an
+        earlier version listened on)."""
+        with contextlib.suppress(OSError, ValueError):
+            socket_path = self.socket_file.read_text().strip()
+            if socket_path:
+                self._shut_down(SyncRedis(unix_socket_path=socket_path, socket_timeout=5))
+        with contextlib.suppress(OSError, ValueError):
+            port = int((self.data_dir / LEGACY_PORT_FILE).read_text().strip())
+            self._shut_down(
+                SyncRedis(host="127.0.0.1", port=port, socket_timeout=5, socket_connect_timeout=1)
+            )
+            (self.data_dir / LEGACY_PORT_FILE).unlink(missing_ok=True)
+
+    def _shut_down(self, client: SyncRedis) -> None:
+        """Shut down the server `client` reaches if it serves this data directory."""
         try:
             directory = client.config_get("dir").get("dir")
             if directory is None or Path(directory).resolve() != self.data_dir.resolve():
-                return  # something else listens on that port now
+                return  # something else listens there now
             logger.warning(
-                "Redis: an embedded redis-server (port %d) was left running on %s by a process "
-                "that did not stop cleanly; shutting it down (it saves first)",
-                port,
+                "Redis: an embedded redis-server was left running on %s by a process that did "
+                "not stop cleanly; shutting it down (it saves first)",
                 self.data_dir,
             )
             client.shutdown()

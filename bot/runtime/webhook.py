@@ -3,13 +3,17 @@
 The update route is WEBHOOK_URL's path; aiogram's `SimpleRequestHandler` answers 401 to a
 request without the right `X-Telegram-Bot-Api-Secret-Token` header (WEBHOOK_SECRET).
 `/healthz` answers 200 when Redis answers PING and the provider answers HTTP at all, and
-503 naming the part that failed otherwise.
+503 naming the part that failed otherwise. Anyone can ask it, so one check serves every
+request for HEALTH_CACHE_SECONDS: a flood of requests sends SMS-man one request at most
+that often.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -27,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
 HEALTH_TIMEOUT = 5.0
+HEALTH_CACHE_SECONDS = 5.0
 SHUTDOWN_TIMEOUT = 10.0
 """Seconds aiohttp gives requests in progress when the server stops."""
 
@@ -34,19 +39,36 @@ OK = "ok"
 
 
 class HealthCheck:
-    """What `/healthz` checks: Redis PING and one cheap HTTP request to the provider."""
+    """What `/healthz` checks: Redis PING and one cheap HTTP request to the provider, at most
+    once per `cache_for` seconds (requests meanwhile, or waiting for a check, share it)."""
 
     def __init__(
-        self, redis: Redis, http: httpx.AsyncClient, provider_url: str, *, timeout: float
+        self,
+        redis: Redis,
+        http: httpx.AsyncClient,
+        provider_url: str,
+        *,
+        timeout: float,
+        cache_for: float = HEALTH_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._redis = redis
         self._http = http
         self._provider_url = provider_url
         self._timeout = timeout
+        self._cache_for = cache_for
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._last: tuple[float, dict[str, str]] | None = None
 
     async def check(self) -> dict[str, str]:
-        redis, provider = await asyncio.gather(self._check_redis(), self._check_provider())
-        return {"redis": redis, "provider": provider}
+        async with self._lock:
+            if self._last is not None and self._clock() - self._last[0] < self._cache_for:
+                return self._last[1]
+            redis, provider = await asyncio.gather(self._check_redis(), self._check_provider())
+            result = {"redis": redis, "provider": provider}
+            self._last = (self._clock(), result)
+            return result
 
     async def _check_redis(self) -> str:
         try:

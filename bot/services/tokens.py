@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.provider.base import Provider
@@ -17,6 +18,24 @@ from bot.store.notices import TOKEN_REJECTED, NoticeStore
 from bot.store.users import UserStore
 
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_\-.:=+/]{8,256}$")
+# A run of characters that would be a token if pasted on its own: long, of the token
+# alphabet, with letters and digits (SMS-man's keys are 32 such characters).
+_TOKEN_LIKE = re.compile(
+    r"(?=[A-Za-z0-9_\-.:=+/]*[A-Za-z])(?=[A-Za-z0-9_\-.:=+/]*[0-9])"
+    r"[A-Za-z0-9_\-.:=+/]{24,256}"
+)
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-.:=+/]+")
+_LINK = re.compile(r"\S*://\S*")  # links are not tokens
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def looks_like_token(text: str, stored: str | None = None) -> bool:
+    """Whether `text` seems to carry an API token: the user's own (`stored`) anywhere in it,
+    or any run of characters shaped like one (invisible characters inside do not hide it)."""
+    visible = text.translate(_INVISIBLE)
+    if stored and stored in visible:
+        return True
+    return any(_TOKEN_LIKE.fullmatch(run) for run in _TOKEN_RUN.findall(_LINK.sub(" ", visible)))
 
 
 def clean_token(text: str) -> str:
@@ -33,6 +52,15 @@ async def require_token(users: UserStore, user_id: int) -> str:
     if token is None:
         raise NoToken
     return token
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What /logout did: whether a token was stored, and how many open numbers still hold it
+    (encrypted, in their records) until they close."""
+
+    had_token: bool
+    open_numbers: int
 
 
 class TokenService:
@@ -95,12 +123,18 @@ class TokenService:
     async def require_token(self, user_id: int) -> str:
         return await require_token(self._users, user_id)
 
+    async def stored_token(self, user_id: int) -> str | None:
+        return await self._users.get_token(user_id)
+
     async def has_token(self, user_id: int) -> bool:
         return await self._users.get_encrypted_token(user_id) is not None
 
-    async def forget(self, user_id: int) -> bool:
-        """Delete the stored token; True when there was one."""
-        return await self._users.delete_token(user_id)
+    async def forget(self, user_id: int) -> Forgotten:
+        """Delete the stored token and the copies closed numbers kept; open numbers keep
+        theirs until they close (the watcher needs it to get their codes)."""
+        had_token = await self._users.delete_token(user_id)
+        open_numbers = await self._activations.forget_closed_tokens(user_id)
+        return Forgotten(had_token, open_numbers)
 
     async def balance(self, user_id: int) -> Decimal:
         return await self._provider.get_balance(await self.require_token(user_id))

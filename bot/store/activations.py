@@ -107,7 +107,9 @@ class ActivationRecord(BaseModel):
     country_name: str
     country_iso: str | None = None
     price: Decimal
-    token: str  # the user's API token, encrypted (survives /logout until the number closes)
+    # The user's API token, encrypted, while the number is open (it survives /logout until
+    # the number closes); a closed record keeps none ("").
+    token: str
     state: State = State.WAITING
     codes: list[str] = []
     delivered: int = 0  # how many of `codes` were pushed into the chat
@@ -209,16 +211,29 @@ class ActivationStore:
     async def close(
         self, record: ActivationRecord, state: State, reason: CloseReason, now: float
     ) -> None:
-        """Mark the activation finished or cancelled and stop watching it."""
+        """Mark the activation finished or cancelled, forget its token, stop watching it."""
         record.state = state
         record.close_reason = reason
         record.closed_at = now
+        record.token = ""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(keys.activation(record.key), record.model_dump_json(), ex=CLOSED_KEPT_SECONDS)
             pipe.zrem(keys.WATCH_DUE, record.key)
             pipe.hincrby(keys.STATS, state.value, 1)
             pipe.hincrby(keys.stats_day(utc_day(record.created_at)), state.value, 1)
             await pipe.execute()
+
+    async def forget_closed_tokens(self, user_id: int) -> int:
+        """Drop the token from the user's closed records (ones closed before closing dropped
+        it); returns how many open numbers still hold it, which need it until they close."""
+        still_open = 0
+        for record in await self.for_user(user_id):
+            if record.is_open:
+                still_open += 1
+            elif record.token:
+                record.token = ""
+                await self.save_keeping_expiry(record)
+        return still_open
 
     def lock(self, key: str, timeout: float = 60.0, wait: float = 15.0) -> Lock:
         """A lock serialising every change to one activation (watcher and buttons alike)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from bot.store import keys
 from bot.store.crypto import KeyMismatch, TokenCipher
@@ -18,7 +19,8 @@ class UserStore:
         self._cipher = cipher
 
     async def check_key(self) -> None:
-        """Fail fast (KeyMismatch) when tokens in Redis were stored under another key."""
+        """Fail fast (KeyMismatch) when tokens in Redis were stored under another key; with
+        older keys configured too, re-encrypt what they encrypted with the current one."""
         stored = await self._redis.get(keys.KEY_CHECK)
         if stored is None:
             await self._redis.set(keys.KEY_CHECK, self._cipher.encrypt("key-check"), nx=True)
@@ -26,6 +28,12 @@ class UserStore:
         text = stored.decode() if isinstance(stored, bytes) else stored
         if self._cipher.decrypt(text) != "key-check":
             raise KeyMismatch("stored token canary does not match")
+        if self._cipher.has_older_keys:
+            for user_id in await self.users_with_token():
+                await self.get_token(user_id)  # re-encrypts a token of an older key
+            rotated = self._cipher.rotate(text)
+            if rotated is not None:
+                await self._redis.set(keys.KEY_CHECK, rotated)
 
     async def register(self, user_id: int) -> bool:
         """Remember the user; True when this is their first visit. A user who writes to
@@ -57,8 +65,29 @@ class UserStore:
         return str(value) if value is not None else None
 
     async def get_token(self, user_id: int) -> str | None:
+        """The user's token; one an older key encrypted is stored again under the current."""
         ciphertext = await self.get_encrypted_token(user_id)
-        return self.decrypt_token(ciphertext) if ciphertext else None
+        if not ciphertext:
+            return None
+        token = self.decrypt_token(ciphertext)
+        rotated = self._cipher.rotate(ciphertext)
+        if rotated is not None:
+            await self._replace_token(user_id, ciphertext, rotated)
+        return token
+
+    async def _replace_token(self, user_id: int, old: str, new: str) -> None:
+        """Store `new` only while `old` is still there (never bring back a deleted token)."""
+        key = keys.user(user_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                if await pipe.hget(key, "token") != old:
+                    return
+                pipe.multi()
+                pipe.hset(key, "token", new)
+                await pipe.execute()
+            except WatchError:
+                pass  # changed meanwhile (a new token, /logout): that change stands
 
     def decrypt_token(self, ciphertext: str) -> str:
         """The token inside what `get_encrypted_token` returned."""

@@ -311,8 +311,8 @@ async def test_a_token_telegram_rejects_is_one_line_and_exit_2(
     assert "NOT-THE-FAKES-TOKEN" not in bot.log()
 
 
-def _answers_ping(port: int) -> bool:
-    client = SyncRedis(port=port, socket_connect_timeout=0.5)
+def _answers_ping(unix_socket: str) -> bool:
+    client = SyncRedis(unix_socket_path=unix_socket, socket_connect_timeout=0.5)
     try:
         return bool(client.ping())
     except RedisError:
@@ -328,8 +328,8 @@ async def test_embedded_redis_persists_and_sigterm_stops_cleanly(
     env: dict[str, str | None] = {"REDIS_URL": None, "DATA_DIR": str(data_dir)}
     first = await start_polling_bot(launch_bot, fake_telegram, env=env)
     assert "started the embedded redis-server" in first.log()
-    port = int((data_dir / "redis" / "embedded.port").read_text())
-    assert _answers_ping(port)
+    unix_socket = (data_dir / "redis" / "embedded.socket").read_text().strip()
+    assert _answers_ping(unix_socket)
 
     user = fake_telegram.user()
     await set_token(user, sandbox.token)
@@ -339,8 +339,8 @@ async def test_embedded_redis_persists_and_sigterm_stops_cleanly(
     assert "Received SIGTERM" in log
     assert "embedded redis-server stopped" in log
     assert "Traceback" not in log
-    assert not _answers_ping(port)
-    assert not (data_dir / "redis" / "embedded.port").exists()
+    assert not _answers_ping(unix_socket)
+    assert not (data_dir / "redis" / "embedded.socket").exists()
     assert list((data_dir / "redis").glob("appendonly*"))  # AOF on disk
     assert fake_telegram.pending_updates == []  # handled updates were confirmed
 

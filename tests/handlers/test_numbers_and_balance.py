@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.store import keys
 from tests.fixtures.bot import BotHarness, ChatUser
 from tests.fixtures.sandbox import SandboxHandle
 from tests.handlers.conftest import ALICE, ALICE_TOKEN
@@ -44,12 +45,37 @@ async def test_balance_command_and_menu_button(alice: ChatUser, sandbox: Sandbox
     assert "123.40 ₽" in by_button.text
 
 
-async def test_logout_forgets_the_token_and_mentions_pending_numbers(
-    alice: ChatUser, harness: BotHarness
-) -> None:
+async def test_logout_forgets_the_token(alice: ChatUser, harness: BotHarness) -> None:
     screen = await alice.send("/logout")
 
-    assert "deleted" in screen.text and "still get their codes" in screen.text
+    assert "token is deleted; nothing here keeps it" in screen.text
     assert await harness.app.users.get_token(ALICE) is None
     after = await alice.send("/balance")
     assert "send me your SMS-man API token" in after.text
+    again = await alice.send("/logout")
+    assert "You have no token stored" in again.text
+
+
+async def test_closed_numbers_keep_no_token_and_logout_says_which_still_do(
+    alice: ChatUser, harness: BotHarness, sandbox: SandboxHandle
+) -> None:
+    _card, finished = await buy_number(alice, harness)
+    await harness.arrive_code(sandbox, finished, "777001")
+    await alice.click("✅ Finish")
+    _card, legacy = await buy_number(alice, harness)
+    await alice.click("❌ Cancel")
+    # A record closed before closing dropped the token still holds it.
+    stale = await harness.app.activations.get(legacy.key)
+    assert stale is not None and stale.token == ""
+    stale.token = legacy.token
+    await harness.app.activations.save_keeping_expiry(stale)
+    _card, still_open = await buy_number(alice, harness)
+
+    screen = await alice.send("/logout")
+
+    assert "1 open number still keeps it" in screen.text, screen.text
+    records = {r.key: r for r in await harness.app.activations.for_user(ALICE)}
+    assert records[finished.key].token == ""
+    assert records[legacy.key].token == ""
+    assert records[still_open.key].token == still_open.token != ""
+    assert await harness.app.redis.ttl(keys.activation(legacy.key)) > 0  # retention kept

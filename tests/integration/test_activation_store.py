@@ -103,3 +103,43 @@ async def test_tokens_are_encrypted_at_rest_and_need_the_same_key(redis: Redis) 
     other = UserStore(redis, TokenCipher(Fernet.generate_key()))
     with pytest.raises(KeyMismatch):
         await other.check_key()
+
+
+async def test_a_new_key_first_reads_old_tokens_and_re_encrypts_them(redis: Redis) -> None:
+    old, new = Fernet.generate_key(), Fernet.generate_key()
+    before = UserStore(redis, TokenCipher(old))
+    await before.check_key()
+    await before.set_token(5, "token-of-five")
+    await before.set_token(6, "token-of-six")
+
+    rotated = UserStore(redis, TokenCipher(new + b"," + old))  # TOKEN_ENCRYPTION_KEY=new,old
+    await rotated.check_key()  # at start: every stored token moves to the new key
+
+    new_only = UserStore(redis, TokenCipher(new))  # the old key can go now
+    await new_only.check_key()
+    assert await new_only.get_token(5) == "token-of-five"
+    assert await new_only.get_token(6) == "token-of-six"
+
+
+async def test_re_encrypting_never_brings_back_a_deleted_token(redis: Redis) -> None:
+    old, new = Fernet.generate_key(), Fernet.generate_key()
+    await UserStore(redis, TokenCipher(old)).set_token(5, "token-of-five")
+    users = UserStore(redis, TokenCipher(new + b"," + old))
+    stale = await users.get_encrypted_token(5)
+    assert stale is not None
+    await users.delete_token(5)
+
+    await users._replace_token(5, stale, "re-encrypted")  # what a slower reader would do
+
+    assert await users.get_encrypted_token(5) is None
+
+
+async def test_a_closed_record_keeps_no_token(redis: Redis) -> None:
+    store = ActivationStore(redis)
+    record = make_record("1")
+    await store.create(record, first_check_at=1000.0)
+
+    await store.close(record, State.FINISHED, CloseReason.USER, 1100.0)
+
+    stored = await store.get(record.key)
+    assert stored is not None and stored.token == ""

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 
 from bot.config import ConfigError, Protocol, load_settings
+from bot.store.crypto import check_key
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +84,11 @@ def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.webhook_secret is None
     assert settings.token_encryption_key is None  # generated into DATA_DIR
     assert settings.redis_url == ""  # the embedded Redis
+
+
+def test_several_token_keys_are_accepted_new_first() -> None:
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+
+    assert check_key(f"{new}, {old}") == f"{new}, {old}"
+    with pytest.raises(ConfigError, match="separated by commas"):
+        check_key(f"{new},not-a-key")

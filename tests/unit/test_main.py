@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,7 @@ def test_embedded_redis_keeps_data_and_admits_one_process(tmp_path: Path) -> Non
         again.stop()
 
 
-def test_embedded_redis_left_by_a_killed_process_is_taken_over(tmp_path: Path) -> None:
+def test_embedded_redis_left_on_tcp_by_an_earlier_version_is_taken_over(tmp_path: Path) -> None:
     data_dir = tmp_path / "redis"
     orphan = RedisServer(data_dir=data_dir)  # what a process killed with -9 leaves running
     orphan.start()
@@ -228,6 +229,63 @@ def test_embedded_redis_left_by_a_killed_process_is_taken_over(tmp_path: Path) -
     assert process is not None and process.stderr is not None
     try:
         (data_dir / "embedded.port").write_text(f"{orphan.port}\n")
+        with Redis.from_url(orphan.url) as client:
+            client.set("kept", "yes")
+        embedded = EmbeddedRedis(data_dir)
+        embedded.start()
+        try:
+            assert process.wait(10) == 0  # shut down, having saved
+            with Redis.from_url(embedded.url) as client:
+                assert client.get("kept") == b"yes"
+        finally:
+            embedded.stop()
+    finally:
+        orphan.stop()
+        process.stderr.close()
+
+
+def test_embedded_redis_listens_only_on_a_socket_only_its_owner_can_reach(
+    tmp_path: Path,
+) -> None:
+    embedded = EmbeddedRedis(tmp_path / "redis")
+    embedded.start()
+    try:
+        unix_socket = Path((tmp_path / "redis" / "embedded.socket").read_text().strip())
+        assert embedded.url == f"unix://{unix_socket}?db=0"
+        assert stat.S_IMODE(unix_socket.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(unix_socket.stat().st_mode) & 0o077 == 0
+        with Redis.from_url(embedded.url) as client:
+            assert client.config_get("port") == {"port": "0"}  # no TCP at all
+    finally:
+        embedded.stop()
+
+
+def test_a_data_dir_too_deep_for_a_socket_path_gets_a_private_temporary_one(
+    tmp_path: Path,
+) -> None:
+    deep = tmp_path / ("d" * 90) / "redis"
+    embedded = EmbeddedRedis(deep)
+    embedded.start()
+    try:
+        unix_socket = Path(embedded.url.removeprefix("unix://").partition("?")[0])
+        assert len(str(unix_socket)) < 100
+        assert stat.S_IMODE(unix_socket.parent.stat().st_mode) == 0o700
+        assert _ping(embedded.url)
+    finally:
+        embedded.stop()
+    assert not unix_socket.parent.exists()
+
+
+def test_embedded_redis_left_on_its_socket_by_a_killed_process_is_taken_over(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "redis"
+    orphan = RedisServer(data_dir=data_dir, unix_socket=data_dir / "redis.sock")
+    orphan.start()
+    process = orphan.process
+    assert process is not None and process.stderr is not None
+    try:
+        (data_dir / "embedded.socket").write_text(f"{data_dir / 'redis.sock'}\n")
         with Redis.from_url(orphan.url) as client:
             client.set("kept", "yes")
         embedded = EmbeddedRedis(data_dir)
@@ -381,6 +439,32 @@ async def test_healthz_is_503_naming_redis() -> None:
     assert code == 503
     assert body["checks"]["provider"] == "ok"
     assert body["checks"]["redis"].startswith("unreachable")
+
+
+async def test_healthz_asks_the_provider_at_most_once_per_few_seconds(redis: AsyncRedis) -> None:
+    provider_requests = 0
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal provider_requests
+        provider_requests += 1
+        return httpx.Response(200)
+
+    now = [100.0]
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        check = HealthCheck(
+            redis, http, "https://provider.test/", timeout=2, cache_for=5, clock=lambda: now[0]
+        )
+        app = web.Application()
+        app.router.add_get("/healthz", check.handle)
+        async with TestClient(TestServer(app)) as client:
+            flood = [client.get("/healthz") for _ in range(20)]
+            statuses = [response.status for response in await asyncio.gather(*flood)]
+            assert statuses == [200] * 20
+            assert provider_requests == 1
+
+            now[0] += 5
+            assert (await client.get("/healthz")).status == 200
+            assert provider_requests == 2
 
 
 # --- Telegram unreachable at start --------------------------------------------------------
