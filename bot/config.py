@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=3.0, gt=0)
     activation_timeout: float = Field(default=1200.0, gt=0)
     smsman_max_rps: float = Field(default=20.0, gt=0)
+    smsman_timeout: float = Field(default=20.0, gt=0)
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
