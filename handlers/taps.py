@@ -57,9 +57,8 @@ class Tap:
             if on_slow is not None:
                 try:
                     await on_slow()
-                except BaseException:
-                    task.cancel()
-                    raise
+                except TelegramAPIError as error:  # the work goes on: it may be spending money
+                    logger.warning("Could not show that a tap is being worked on: %s", error)
         return await task
 
     def say(self, text: str, *, alert: bool = False) -> None:
