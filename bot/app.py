@@ -113,7 +113,7 @@ def build_app(
 ) -> App:
     """Assemble the parts over an open Redis client (tests call this directly); the watcher
     uses `watcher_redis`, by default the same client."""
-    http = http or create_http_client()
+    http = http or create_http_client(total_timeout=settings.smsman_timeout)
     cipher = cipher or TokenCipher(
         load_or_create_key(
             settings.token_encryption_key.get_secret_value()
@@ -147,6 +147,7 @@ def build_app(
             catalog,
             activation_timeout=settings.activation_timeout,
             poll_interval=settings.poll_interval,
+            request_timeout=settings.smsman_timeout,
         ),
         activation_service=ActivationService(
             provider, activations, cipher, poll_interval=settings.poll_interval
@@ -157,6 +158,7 @@ def build_app(
 
 
 async def close_app(app: App) -> None:
+    await app.purchase.aclose()
     await app.catalog.aclose()
     await app.provider.aclose()
     await app.http.aclose()

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     activation_timeout: float = Field(default=1200.0, gt=0)
     smsman_max_rps: float = Field(default=20.0, gt=0)
     updates_in_flight: int = Field(default=64, ge=1, le=10_000)
+    smsman_timeout: float = Field(default=20.0, gt=0)
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"

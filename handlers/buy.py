@@ -17,18 +17,26 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.provider.errors import ProviderUnavailable
 from bot.services.activations import ActivationService
 from bot.services.catalog import Catalog, matches, recent_first
-from bot.services.errors import AlreadyBought, NoToken, UnknownChoice
+from bot.services.errors import (
+    AlreadyBought,
+    NoToken,
+    Overcharged,
+    PurchaseInProgress,
+    PurchaseNotRecorded,
+    PurchaseOutcomeUnknown,
+    UnknownChoice,
+)
 from bot.services.purchase import PurchaseService
 from bot.services.tokens import TokenService
 from bot.store.users import UserStore
 from bot.telegram.cards import render_card, render_quote
-from handlers.explain import EXPECTED_ERRORS, explain, explain_unknown_purchase
+from handlers.explain import EXPECTED_ERRORS, explain
 from handlers.replies import edit_message, show
 from handlers.start import ask_for_token
 from handlers.states import BuyForm
+from handlers.taps import Tap
 from keyboards.buy import (
     COUNTRIES_PER_PAGE,
     SERVICES_PER_PAGE,
@@ -261,6 +269,8 @@ async def buy(
     i18n: I18n,
     callback_answer: CallbackAnswer,
 ) -> None:
+    """✅ Buy: the tap is answered within a second whatever SMS-man does; the card ends
+    showing the number or why not, never "⏳ Buying" (only the tap that buys shows that)."""
     message = callback.message
     if not isinstance(message, Message):
         callback_answer.text = explain(UnknownChoice())
@@ -269,31 +279,44 @@ async def buy(
     quoted = (await state.get_data()).get("quote") or {}
     if quoted.get("nonce") != callback_data.nonce:
         quoted = {}
-    await edit_message(message, _("⏳ Buying the number…"))
+    retry = after_failed_buy(
+        _, service_id=quoted.get("service_id"), country_id=quoted.get("country_id")
+    )
+    tap = Tap(callback, callback_answer)
+    buying = _("⏳ Buying the number…")
     try:
-        record = await purchase.buy(
-            user_id, message.chat.id, message.message_id, callback_data.nonce, i18n.current_locale
+        record = await tap.run(
+            purchase.buy(
+                user_id,
+                message.chat.id,
+                message.message_id,
+                callback_data.nonce,
+                i18n.current_locale,
+            ),
+            note=buying,
+            on_slow=lambda: edit_message(message, buying),
         )
     except AlreadyBought as error:
         if error.activation_key is None:
-            callback_answer.text = _("Already buying this number, one moment…")
+            await edit_message(message, explain(error), back_to_menu(_))
             return
         record = await activation_service.owned(user_id, error.activation_key)
-        callback_answer.text = _("You have already bought this number: here it is.")
-    except ProviderUnavailable:
-        await edit_message(message, explain_unknown_purchase(), back_to_menu(_))
+        tap.say(_("You have already bought this number: here it is."))
+    except PurchaseInProgress as error:
+        tap.say(explain(error))  # the tap that is buying shows the outcome on the card
+        return
+    except (PurchaseOutcomeUnknown, Overcharged, PurchaseNotRecorded) as error:
+        await edit_message(message, explain(error), back_to_menu(_))
         return
     except EXPECTED_ERRORS as error:
-        await edit_message(
-            message,
-            explain(error),
-            after_failed_buy(
-                _, service_id=quoted.get("service_id"), country_id=quoted.get("country_id")
-            ),
-        )
+        await edit_message(message, explain(error), retry)
         return
+    except Exception:
+        if tap.slow:  # never leave "⏳ Buying" behind (the error handler apologises)
+            await edit_message(message, explain(Exception()), retry)
+        raise
     else:
-        callback_answer.text = _("Number bought! Waiting for the SMS.")
+        tap.say(_("Number bought! Waiting for the SMS."))
         await state.clear()
     await edit_message(message, render_card(record, _, time.time()), card_keyboard(record, _))
 

@@ -19,6 +19,7 @@ from bot.services.errors import (
     ActivationClosed,
     AlreadyBought,
     Busy,
+    CancelRefused,
     CancelTooEarly,
     CodeAlreadyReceived,
     InsufficientBalance,
@@ -26,6 +27,10 @@ from bot.services.errors import (
     NoCodeYet,
     NoToken,
     NotYourActivation,
+    Overcharged,
+    PurchaseInProgress,
+    PurchaseNotRecorded,
+    PurchaseOutcomeUnknown,
     QuoteExpired,
     ServiceError,
     UnknownChoice,
@@ -70,7 +75,32 @@ def explain(error: Exception) -> str:
         case Busy():
             return _("Still working on your previous tap. Try again in a moment.")
         case AlreadyBought():
-            return _("This purchase is already being processed.")
+            return _("This confirmation has already been used. Please choose the number again.")
+        case PurchaseInProgress():
+            return _("Already buying this number, one moment…")
+        case PurchaseOutcomeUnknown():
+            return explain_unknown_purchase()
+        case Overcharged() if error.cancelled:
+            return _(
+                "SMS-man charged {charged} for this number, more than the {price} you "
+                "confirmed, so I cancelled it: the money is back on your balance."
+            ).format(charged=format_money(error.charged), price=format_money(error.shown))
+        case Overcharged():
+            return _(
+                "SMS-man charged {charged} for this number, more than the {price} you "
+                "confirmed, so it is being cancelled: the money returns to your balance "
+                "within a few minutes."
+            ).format(charged=format_money(error.charged), price=format_money(error.shown))
+        case PurchaseNotRecorded() if error.cancelled:
+            return _(
+                "The number was bought but I could not save it, so I cancelled it: the money "
+                "is back on your balance. Please try again in a minute."
+            )
+        case PurchaseNotRecorded():
+            return _(
+                "The number was bought but I could not save it, so it is being cancelled: the "
+                "money returns to your balance within a few minutes."
+            )
         case QuoteExpired():
             return _("This confirmation is too old. Please choose the number again.")
         case UnknownChoice():
@@ -85,6 +115,11 @@ def explain(error: Exception) -> str:
             )
         case NoCodeYet():
             return _("No code has arrived yet.")
+        case CancelRefused():
+            return _(
+                "SMS-man did not cancel this number: an SMS has probably just arrived. The "
+                "card shows it in a moment."
+            )
         case CancelTooEarly():
             return _(
                 "SMS-man allows cancelling a little later: try again in about {seconds} s."
@@ -96,7 +131,7 @@ def explain_unknown_purchase() -> str:
     """After a timeout or server error on buying nobody knows whether the number was bought."""
     return _(
         "SMS-man did not answer in time, so it is not known whether the number was bought. "
-        "If it was, it shows up in your history on sms-man.com; nobody uses it, so it expires "
-        "and the money returns to your balance automatically. Check /balance before trying "
-        "again."
+        "I will not buy it again with this button. If it was bought, it shows up in your "
+        "history on sms-man.com; nobody uses it, so it expires and the money returns to your "
+        "balance automatically. Check /balance before trying again."
     )

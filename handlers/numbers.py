@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.activations import ActivationService
 from bot.services.errors import (
     ActivationClosed,
+    CancelRefused,
     CodeAlreadyReceived,
     NoCodeYet,
     NotYourActivation,
@@ -21,6 +22,7 @@ from bot.store.activations import ActivationRecord
 from bot.telegram.cards import render_card, render_history
 from handlers.explain import EXPECTED_ERRORS, explain
 from handlers.replies import edit_by_id, edit_message, fit_alert
+from handlers.taps import Tap
 from keyboards.callbacks import CardAction, CardCallback, MenuAction, MenuCallback
 from keyboards.card import card_keyboard
 from keyboards.menu import buy_more_keyboard
@@ -62,30 +64,38 @@ async def card_button(
     activation_service: ActivationService,
     callback_answer: CallbackAnswer,
 ) -> None:
+    """Cancel, another code, finish. The tap is answered within a second; when SMS-man is
+    slower the outcome is shown on the card and, for a refusal, in a message."""
     user_id = callback.from_user.id
     key = callback_data.key
+    tap = Tap(callback, callback_answer)
     try:
         if callback_data.action is CardAction.CANCEL:
-            record = await activation_service.cancel(user_id, key)
+            record = await tap.run(
+                activation_service.cancel(user_id, key), note=_("⏳ Cancelling…")
+            )
             done = _("Cancelled. The money is back on your balance.")
         elif callback_data.action is CardAction.ANOTHER:
-            record = await activation_service.another_code(user_id, key)
+            record = await tap.run(
+                activation_service.another_code(user_id, key), note=_("⏳ Asking for another SMS…")
+            )
             done = _("Waiting for another SMS on the same number.")
         else:
-            record = await activation_service.finish(user_id, key)
+            record = await tap.run(activation_service.finish(user_id, key), note=_("⏳ Closing…"))
             done = _("Done, the number is closed. Thank you!")
     except NotYourActivation as error:
-        callback_answer.text = explain(error)  # a forged or foreign button: change nothing
-        callback_answer.show_alert = True
+        tap.say(explain(error), alert=True)  # a forged or foreign button: change nothing
         return
     except EXPECTED_ERRORS as error:
-        callback_answer.text = fit_alert(explain(error))
-        callback_answer.show_alert = True
-        if isinstance(error, ActivationClosed | CodeAlreadyReceived | NoCodeYet):
+        if tap.slow:
+            await bot.send_message(callback.from_user.id, explain(error))
+        else:
+            tap.say(fit_alert(explain(error)), alert=True)
+        if isinstance(error, ActivationClosed | CodeAlreadyReceived | NoCodeYet | CancelRefused):
             # the card was out of date: show how things are now
             await redraw(callback, bot, await activation_service.owned(user_id, key))
         return
-    callback_answer.text = done
+    tap.say(done)
     await redraw(callback, bot, record)
 
 

@@ -12,6 +12,7 @@ Decisions worth knowing:
 - `STATUS_WAIT_RESEND` is reported as WAIT_RETRY (the provider waits for the SMS to be sent
   again), `STATUS_WAIT_RETRY:<previous>` as WAIT_RETRY with the previous code.
 - `ERROR_SQL` is a provider-side failure: `ProviderUnavailable`, so reads retry it.
+- `maxPrice` is sent to the kopeck, rounded down (never above the price the user confirmed).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
 import httpx
@@ -90,6 +91,8 @@ _MESSAGES = {
     "ERROR_SQL": "the provider had an internal error",
     "EARLY_CANCEL_DENIED": "cancelling is not allowed yet",
 }
+
+_KOPECK = Decimal("0.01")
 
 # setStatus codes
 STATUS_ANOTHER_CODE = "3"
@@ -255,7 +258,7 @@ class CompatProvider:
     ) -> Activation:
         params = {"service": service_id, "country": country_id}
         if max_price is not None:
-            params["maxPrice"] = format_price(max_price)
+            params["maxPrice"] = format_price(max_price.quantize(_KOPECK, rounding=ROUND_DOWN))
         if self._ref:
             params["ref"] = self._ref
         text = await self._call("getNumber", token, params)

@@ -42,6 +42,11 @@ Clock = Callable[[], float]
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0, pool=10.0)
 """Connect 5 s, read/write 15 s; at most 10 s waiting for a free pooled connection."""
 
+DEFAULT_TOTAL_TIMEOUT = 20.0
+"""The longest one request may take in all, from waiting for a connection to the last byte
+(the phases above bound each wait, not their sum: a provider that trickles its answer would
+otherwise hold a request, and the lock of whoever waits for it, without end)."""
+
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=512, max_keepalive_connections=128, keepalive_expiry=30.0
 )
@@ -53,17 +58,22 @@ USER_AGENT = "smsman-bot/0.1"
 def create_http_client(
     *,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
     limits: httpx.Limits = DEFAULT_LIMITS,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """The process-wide HTTP client for the provider. Close it with `await client.aclose()`.
 
-    `transport` replaces the aiohttp one (tests pass `httpx.MockTransport`). The aiohttp
-    session is created lazily on the first request, inside the running event loop.
+    Every request ends within `total_timeout` seconds (`httpx.ReadTimeout` when it does not;
+    the provider layer makes that `ProviderUnavailable`). `transport` replaces the aiohttp
+    one (tests pass `httpx.MockTransport`). The aiohttp session is created lazily on the
+    first request, inside the running event loop.
     """
     if transport is None:
         ssl_context = httpx.create_ssl_context()
-        transport = AiohttpTransport(lambda: create_aiohttp_session(ssl_context, limits))
+        transport = AiohttpTransport(
+            lambda: create_aiohttp_session(ssl_context, limits), total_timeout=total_timeout
+        )
     return NoCookiesClient(
         transport=transport,
         timeout=timeout,

@@ -8,7 +8,8 @@ matters more than anything else in the bot. `AiohttpTransport` is the shortest p
   and into the `httpx.Response` there, so httpx has no per-chunk async streaming to do;
 - the URL, already encoded by httpx, is parsed once per distinct URL (the provider has a
   handful of endpoints) instead of twice per request;
-- aiohttp's timeouts are built once per distinct httpx timeout;
+- aiohttp's timeouts are built once per distinct httpx timeout, with a `total` on top that
+  httpx has no field for: every request ends by it, however slowly the answer trickles in;
 - aiohttp neither decompresses (httpx does, from the headers it sees) nor keeps cookies.
 
 aiohttp's failures become the httpx exceptions callers already handle: `httpx.ConnectError`,
@@ -80,10 +81,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """An `httpx.AsyncBaseTransport` that sends each request over one shared aiohttp session.
 
     `session_factory` is called on the first request, inside the running event loop.
+    `total_timeout` bounds each request as a whole (None: only httpx's per-phase timeouts).
     """
 
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(
+        self, session_factory: SessionFactory, *, total_timeout: float | None = None
+    ) -> None:
         self._session_factory = session_factory
+        self._total_timeout = total_timeout
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str, yarl.URL] = {}
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
@@ -141,6 +146,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if built is None:
             limits = timeout or {}
             built = aiohttp.ClientTimeout(
+                total=self._total_timeout,
                 connect=limits.get("pool"),  # waiting for a pooled connection, and connecting
                 sock_connect=limits.get("connect"),
                 sock_read=limits.get("read"),

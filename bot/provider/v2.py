@@ -9,8 +9,15 @@ Decisions worth knowing:
   receive on right now, which for the user means the same thing, "try later".
 - `get-sms` answering `wrong_status` means the request was cancelled (by us, the provider or
   expiry): it becomes an `Activation` with status CANCELLED, not an error.
-- `set-status` answering `change_status` to `reject`/`used` means the activation was already
-  cancelled: done, no error. To `ready`/`close` it raises `AlreadyChanged`.
+- `set-status` answering `change_status` means the request's status already changed, which
+  is not the same as cancelled (a finished request answers it too). A cancel answered so is
+  confirmed with `get-sms`, as the compat client confirms `BAD_STATUS`: cancelled there → done,
+  no error (the money went back then); anything else (a code, finished) → `AlreadyChanged`:
+  nothing was refunded. To `ready`/`close` it raises `AlreadyChanged`.
+- `maxPrice` is documented as an integer: a whole price is sent as it is; a price with
+  kopecks is not sent at all (the whole rouble below would refuse the very number the user
+  confirmed, the one above would let the provider charge more than shown). The purchase
+  service checks what the balance really lost either way (docs/provider-api.md).
 - "Current request not exists" (an expired or unknown request) raises `ActivationNotFound`,
   whatever `error_code` comes with it (clients in the wild match the message).
 - Two codes the docs do not list are typed too: `wrong_request_id` → `ActivationNotFound`,
@@ -212,7 +219,7 @@ class V2Provider:
         self, token: str, *, service_id: str, country_id: str, max_price: Decimal | None
     ) -> Activation:
         params = {"country_id": country_id, "application_id": service_id}
-        if max_price is not None:
+        if max_price is not None and max_price == max_price.to_integral_value():
             params["maxPrice"] = format_price(max_price)
         if self._ref:
             params["ref"] = self._ref
@@ -231,17 +238,12 @@ class V2Provider:
             service_id=as_id(body.get("application_id")) or service_id,
         )
 
-    async def _set_status(
-        self, token: str, activation_id: str, status: str, *, repeat_is_done: bool = False
-    ) -> None:
+    async def _set_status(self, token: str, activation_id: str, status: str) -> None:
         body = await self._call(
             "set-status", token, {"request_id": activation_id, "status": status}
         )
         if not isinstance(body, dict):
             raise _unexpected("set-status")
-        if repeat_is_done and body.get("error_code") == "change_status":
-            logger.debug("activation %s was already changed; %s is done", activation_id, status)
-            return
         _raise_for_error(body, token)
 
     async def request_another_code(self, token: str, activation_id: str) -> None:
@@ -251,7 +253,13 @@ class V2Provider:
         await self._set_status(token, activation_id, "close")
 
     async def cancel(self, token: str, activation_id: str) -> None:
-        await self._set_status(token, activation_id, "reject", repeat_is_done=True)
+        try:
+            await self._set_status(token, activation_id, "reject")
+        except AlreadyChanged:
+            current = await self.get_activation(token, activation_id)
+            if current.status is not ActivationStatus.CANCELLED:
+                raise
+            logger.debug("activation %s was already cancelled", activation_id)
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client is shared and closed by its owner."""

@@ -12,6 +12,12 @@ Answers follow the provider's documentation and the shapes seen from the live se
   switchable with the `shapes` config); get-prices is nested by country, or flat (keyed by
   application, `count` a string) when a `country_id` is given; limits is a list of strings.
 
+`maxPrice` is documented as an integer and read as one: a whole number caps the price
+("no_numbers", "No numbers at this price", when the price is above it); a value with a
+fraction ("15.5") is not understood and caps nothing. What the live service does with one is
+not documented; the sandbox takes the worst case for a client, which then pays whatever the
+number costs.
+
 Error codes used: `wrong_token`, `no_numbers` (also when the price is above `maxPrice`:
 "No numbers at this price"), `balance`, `wait_sms`, `wrong_status` (unknown status, get-sms
 on a cancelled request, or a cancel after the code arrived), `change_status` (the request is
@@ -26,12 +32,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from bot.sandbox.faults import FaultMode, error_page, truncate
-from bot.sandbox.http import STATE_KEY, Params, int_param, money_param, read_params
+from bot.sandbox.http import STATE_KEY, Params, int_param, read_params
 from bot.sandbox.state import (
     ActivationClosed,
     ActivationNotFound,
@@ -138,8 +145,12 @@ def get_number(state: SandboxState, params: Params) -> Answer:
         raise NoNumbersAvailable
     service_id = int_param(params, "application_id")
     service = catalog.service_by_v2.get(service_id) if service_id is not None else None
+    max_price = int_param(params, "maxPrice")  # an integer; "15.5" caps nothing
     activation = state.buy(
-        params.get("token"), service, country, max_price=money_param(params, "maxPrice")
+        params.get("token"),
+        service,
+        country,
+        max_price=Decimal(max_price) if max_price is not None else None,
     )
     return {
         "request_id": activation.id,

@@ -1,7 +1,10 @@
 """What happens to a bought number after the purchase: cancel, another code, finish.
 
-Every change to an activation happens under its lock (the watcher takes the same lock), and
-the record in Redis is re-read under the lock, so a button and the watcher never interleave.
+Every change to an activation happens under its lock (the watcher takes the same lock,
+renewed while a slow provider call runs), and the record in Redis is re-read under the lock,
+so a button and the watcher never interleave. Should a lock lapse anyway, the store refuses a
+write from a stale copy (`StaleRecord`): the change is re-applied to the record as it is now,
+so a code the watcher recorded meanwhile is never overwritten.
 Callback data is user input: every action checks that the activation belongs to the user.
 """
 
@@ -9,20 +12,32 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from bot.provider.base import Provider
-from bot.provider.errors import ActivationNotFound, AlreadyChanged, EarlyCancelDenied
+from bot.provider.errors import (
+    ActivationNotFound,
+    AlreadyChanged,
+    BadStatus,
+    EarlyCancelDenied,
+)
 from bot.services.errors import (
     ActivationClosed,
     Busy,
+    CancelRefused,
     CancelTooEarly,
     CodeAlreadyReceived,
     NoCodeYet,
     NotYourActivation,
 )
-from bot.store.activations import ActivationRecord, ActivationStore, CloseReason, State
+from bot.store.activations import (
+    ActivationRecord,
+    ActivationStore,
+    CloseReason,
+    StaleRecord,
+    State,
+)
 from bot.store.crypto import TokenCipher
 from bot.store.locks import LockBusy, held
 
@@ -34,6 +49,9 @@ EARLY_CANCEL_WINDOW = 120
 
 BUTTON_LOCK_WAIT = 10.0
 """How long a button waits for the activation's lock (the watcher may hold it) before Busy."""
+
+STALE_WRITE_ATTEMPTS = 3
+"""How often a change is re-applied to a record that changed under it before giving up."""
 
 
 class ActivationService:
@@ -68,12 +86,20 @@ class ActivationService:
     # --- the buttons -------------------------------------------------------------------
 
     async def cancel(self, user_id: int, key: str) -> ActivationRecord:
-        """Cancel a number with no code yet; the money returns to the balance."""
+        """Cancel a number with no code yet; the money returns to the balance.
+
+        Raises CancelRefused when the provider will not cancel (an SMS has just arrived, or
+        the number was closed on its side): then nothing is refunded, and the watcher is
+        asked to look at the number now."""
         async with self._open_owned(user_id, key) as record:
             if record.codes:
                 raise CodeAlreadyReceived
-            await self.cancel_at_provider(record, CloseReason.USER)
-            return record
+            try:
+                return await self.cancel_at_provider(record, CloseReason.USER)
+            except (AlreadyChanged, BadStatus):
+                logger.info("Activation %s: the provider refused to cancel it", key)
+                await self._store.schedule(key, self._clock())
+                raise CancelRefused from None
 
     async def another_code(self, user_id: int, key: str) -> ActivationRecord:
         """Ask for one more SMS on the same number; the watcher waits for a new code."""
@@ -85,10 +111,15 @@ class ActivationService:
             try:
                 await self._provider.request_another_code(self.token_of(record), record.id)
             except ActivationNotFound:
-                await self._store.close(record, State.FINISHED, CloseReason.PROVIDER, self._clock())
+                await self._close(record, State.FINISHED, CloseReason.PROVIDER)
                 raise ActivationClosed from None
-            record.state = State.WAIT_RETRY
-            await self._store.save(record)
+
+            async def wait_for_another(current: ActivationRecord) -> None:
+                if current.is_open:
+                    current.state = State.WAIT_RETRY
+                    await self._store.save(current)
+
+            record = await self._write(record, wait_for_another)
             await self._store.watch(record.key, self._clock() + self._poll_interval)
             return record
 
@@ -97,15 +128,14 @@ class ActivationService:
         async with self._open_owned(user_id, key) as record:
             if not record.codes:
                 raise NoCodeYet
-            await self.finish_at_provider(record, CloseReason.USER)
-            return record
+            return await self.finish_at_provider(record, CloseReason.USER)
 
     @asynccontextmanager
     async def _open_owned(self, user_id: int, key: str) -> AsyncIterator[ActivationRecord]:
         """The user's open activation, re-read under its lock (a forged key never locks)."""
         await self.owned(user_id, key)
         try:
-            async with held(self._store.lock(key, wait=BUTTON_LOCK_WAIT)):
+            async with held(self._store.lock(key, wait=BUTTON_LOCK_WAIT), renew=True):
                 record = await self.owned(user_id, key)
                 if not record.is_open:
                     raise ActivationClosed
@@ -118,21 +148,57 @@ class ActivationService:
     def token_of(self, record: ActivationRecord) -> str:
         return self._cipher.decrypt(record.token)
 
-    async def cancel_at_provider(self, record: ActivationRecord, reason: CloseReason) -> None:
-        """Cancel at the provider and close the record. Raises CancelTooEarly when refused."""
+    async def cancel_at_provider(
+        self, record: ActivationRecord, reason: CloseReason
+    ) -> ActivationRecord:
+        """Cancel at the provider and close the record; returns the record as closed.
+
+        Raises CancelTooEarly when refused for now, and the provider's AlreadyChanged or
+        BadStatus when it will not cancel at all (a code arrived, or it was finished): the
+        money is not back then, so the record stays open.
+        """
         try:
             await self._provider.cancel(self.token_of(record), record.id)
         except EarlyCancelDenied:
             elapsed = self._clock() - record.created_at
             raise CancelTooEarly(max(10, int(EARLY_CANCEL_WINDOW - elapsed))) from None
-        except (ActivationNotFound, AlreadyChanged):
-            # Already gone or already cancelled at the provider: the money went back then.
+        except ActivationNotFound:
+            # Gone at the provider: its lifetime ended, and one without a code is refunded.
             logger.info("Activation %s was already closed at the provider", record.key)
-        await self._store.close(record, State.CANCELLED, reason, self._clock())
+        return await self._close(record, State.CANCELLED, reason)
 
-    async def finish_at_provider(self, record: ActivationRecord, reason: CloseReason) -> None:
+    async def finish_at_provider(
+        self, record: ActivationRecord, reason: CloseReason
+    ) -> ActivationRecord:
         try:
             await self._provider.finish(self.token_of(record), record.id)
         except (ActivationNotFound, AlreadyChanged):
             logger.info("Activation %s was already closed at the provider", record.key)
-        await self._store.close(record, State.FINISHED, reason, self._clock())
+        return await self._close(record, State.FINISHED, reason)
+
+    async def _close(
+        self, record: ActivationRecord, state: State, reason: CloseReason
+    ) -> ActivationRecord:
+        async def close(current: ActivationRecord) -> None:
+            if current.is_open:
+                await self._store.close(current, state, reason, self._clock())
+
+        return await self._write(record, close)
+
+    async def _write(
+        self, record: ActivationRecord, change: Callable[[ActivationRecord], Awaitable[None]]
+    ) -> ActivationRecord:
+        """Apply `change` (which writes) to `record`; when the record changed in Redis since
+        it was read, re-read it and apply `change` to that (it keeps, say, a code recorded
+        meanwhile). Returns the record as written."""
+        for _ in range(STALE_WRITE_ATTEMPTS):
+            try:
+                await change(record)
+                return record
+            except StaleRecord:
+                logger.warning("Activation %s changed under a button; applying again", record.key)
+                fresh = await self._store.get(record.key)
+                if fresh is None:
+                    raise ActivationClosed from None
+                record = fresh
+        raise Busy

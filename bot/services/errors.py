@@ -66,3 +66,37 @@ class CancelTooEarly(ServiceError):
     def __init__(self, retry_in: int) -> None:
         super().__init__(f"cancel allowed in about {retry_in} s")
         self.retry_in = retry_in
+
+
+class CancelRefused(ServiceError):
+    """The provider will not cancel: an SMS has just arrived (or the number was closed on
+    its side). Nothing was refunded; the card catches up in a moment."""
+
+
+class PurchaseInProgress(ServiceError):
+    """This confirmation is being bought right now (a second tap): wait for the first."""
+
+
+class PurchaseOutcomeUnknown(ServiceError):
+    """The buy was sent and its answer never came: the number may or may not be bought.
+    The confirmation is used up (it is never bought twice)."""
+
+
+class Overcharged(ServiceError):
+    """The number cost more than the price the user confirmed; it was cancelled
+    (`cancelled`), or is being cancelled by the watcher. The money returns."""
+
+    def __init__(self, charged: Decimal, shown: Decimal, *, cancelled: bool) -> None:
+        super().__init__(f"charged {charged}, more than {shown}")
+        self.charged = charged
+        self.shown = shown
+        self.cancelled = cancelled
+
+
+class PurchaseNotRecorded(ServiceError):
+    """A number was bought but could not be recorded; it was cancelled (`cancelled`), or is
+    being cancelled. The money returns."""
+
+    def __init__(self, *, cancelled: bool) -> None:
+        super().__init__("bought but not recorded")
+        self.cancelled = cancelled

@@ -1,16 +1,28 @@
 """Buying a number: a quote the user confirms, then exactly one purchase per confirmation.
 
 Money rules enforced here:
-- the price is looked up on the server and kept server side; the buy sends it as `maxPrice`,
-  so the user never pays more than the price they confirmed;
+- the price is looked up on the server and kept server side. The buy caps it with
+  `maxPrice` as far as the protocol can say it (v2 takes whole roubles only: a price with
+  kopecks goes without a cap rather than with a higher one), and afterwards the balance is
+  read again: a number that cost more than the price the user confirmed is cancelled at once
+  (or, refused for now, left for the watcher to cancel) and the user is told. The record
+  keeps what the balance really lost, when that could be measured;
 - a confirmation buys at most once (an atomic claim on its nonce) and one user buys one
-  number at a time (a per-user lock), so a double tap never buys twice;
-- buying is never retried; the bought number is recorded in Redis before anyone is told,
-  and if it cannot be recorded it is cancelled at once so the money returns.
+  number at a time (a per-user lock, renewed while the purchase runs), so a double tap never
+  buys twice. A failure before anything was sent to the buy endpoint frees the claim (the
+  tap may be retried); once the buy was sent the claim is never freed: it ends as the
+  record's key, or "unknown" when the provider's answer never came;
+- every step has a deadline (the checks, the buy, the balance after, a cancel), each no
+  longer than one request, so the whole purchase ends well within its lock;
+- buying is never retried; the bought number is recorded in Redis before anyone is told. If
+  it cannot be recorded it is cancelled at once; if the provider refuses that for now, a
+  minimal record is kept for the watcher to cancel, and failing even that the cancel is
+  retried here in the background until it is done.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -20,34 +32,47 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from redis.asyncio import Redis
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
 from bot.provider.base import Provider
-from bot.provider.errors import NoBalance, NoNumbers, PriceTooHigh, ProviderError, WrongToken
-from bot.provider.models import Country, Service
+from bot.provider.errors import ActivationNotFound, ProviderError, ProviderUnavailable
+from bot.provider.models import Activation, Country, Service
 from bot.services.catalog import Catalog
 from bot.services.errors import (
     AlreadyBought,
     Busy,
     InsufficientBalance,
     NoToken,
+    Overcharged,
+    PurchaseInProgress,
+    PurchaseNotRecorded,
+    PurchaseOutcomeUnknown,
     QuoteExpired,
-    ServiceError,
     UnknownChoice,
 )
 from bot.services.tokens import require_token
 from bot.store import as_text, keys
-from bot.store.activations import ActivationRecord, ActivationStore
+from bot.store.activations import ActivationRecord, ActivationStore, CloseReason, State
+from bot.store.locks import LockBusy, held
 from bot.store.users import UserStore
 
 logger = logging.getLogger(__name__)
 
 QUOTE_VALID_SECONDS = 15 * 60
 CLAIM_KEPT_SECONDS = 24 * 3600
-# Failures after which we know no number was bought (a timeout or a 5xx leaves it unknown,
-# so such a confirmation is never bought again: the provider refunds an unknown purchase
-# when it expires).
-NOTHING_BOUGHT = (NoBalance, NoNumbers, PriceTooHigh, WrongToken, InsufficientBalance, NoToken)
+PURCHASE_LOCK_SECONDS = 120.0
+"""The per-user purchase lock (renewed while the purchase runs; at least 6 requests long)."""
+
+# What a confirmation's claim holds: "buying:<unix time>" while the purchase runs, then the
+# activation's key, "unknown" (the buy was sent, no answer came) or "cancelled" (bought,
+# could not be recorded, cancelled).
+_BUYING = "buying:"
+_UNKNOWN = "unknown"
+_CANCELLED = "cancelled"
+
+RECORD_ATTEMPTS = 3
+RESCUE_FIRST_PAUSE = 10.0
+RESCUE_LONGEST_PAUSE = 60.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,14 @@ class Quote:
         return self.balance >= self.price
 
 
+@dataclass
+class _Attempt:
+    """How far one purchase got, which decides what its claim becomes."""
+
+    sent: bool = False  # the buy request went out: the claim is never freed after this
+    claim: str | None = None  # the claim's final value, when known
+
+
 class PurchaseService:
     def __init__(
         self,
@@ -77,6 +110,7 @@ class PurchaseService:
         *,
         activation_timeout: float,
         poll_interval: float,
+        request_timeout: float = 20.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._provider = provider
@@ -86,7 +120,12 @@ class PurchaseService:
         self._catalog = catalog
         self._timeout = activation_timeout
         self._poll_interval = poll_interval
+        self._request_timeout = request_timeout
+        # checks + buy + balance after + a cancel, one request each, and some room for Redis
+        self._longest = 4 * request_timeout + 10
+        self._lock_timeout = max(PURCHASE_LOCK_SECONDS, 6 * request_timeout)
         self._clock = clock
+        self._rescues: set[asyncio.Task[None]] = set()
 
     async def quote(self, user_id: int, service_id: str, country_id: str) -> Quote:
         """Fresh price, stock and balance for the confirmation card."""
@@ -113,49 +152,114 @@ class PurchaseService:
     async def buy(
         self, user_id: int, chat_id: int, message_id: int | None, nonce: str, language: str
     ) -> ActivationRecord:
-        """Buy the number the user confirmed with `nonce`; record it; return the record."""
+        """Buy the number the user confirmed with `nonce`; record it; return the record.
+
+        Besides the provider's refusals (nothing bought) raises: `AlreadyBought`,
+        `PurchaseInProgress` or `PurchaseOutcomeUnknown` for a confirmation already used;
+        `PurchaseOutcomeUnknown` when the buy got no answer; `Overcharged` and
+        `PurchaseNotRecorded` when a bought number is (being) cancelled.
+        """
         raw = await self._redis.get(keys.confirmation(user_id, nonce))
         if raw is None:
             raise QuoteExpired
         claim_key = keys.confirmation(user_id, nonce) + ":claim"
-        if not await self._redis.set(claim_key, "buying", nx=True, ex=CLAIM_KEPT_SECONDS):
-            result = await self._redis.get(claim_key)
-            bought = as_text(result) if result else None
-            raise AlreadyBought(bought if bought != "buying" else None)
+        started = f"{_BUYING}{self._clock():.0f}"
+        if not await self._redis.set(claim_key, started, nx=True, ex=CLAIM_KEPT_SECONDS):
+            raise self._used(await self._redis.get(claim_key))
+        attempt = _Attempt()
+        lock = self._redis.lock(
+            keys.user_lock(user_id), timeout=self._lock_timeout, blocking_timeout=1
+        )
         try:
-            async with self._redis.lock(keys.user_lock(user_id), timeout=120, blocking_timeout=1):
-                record = await self._buy_confirmed(
-                    user_id, chat_id, message_id, as_text(raw), language
+            async with held(lock, renew=True):
+                return await self._buy_confirmed(
+                    attempt, user_id, chat_id, message_id, as_text(raw), language
                 )
-        except LockError:
-            await self._redis.delete(claim_key)
+        except LockBusy:
             raise Busy from None
-        except (ProviderError, ServiceError) as error:
-            if isinstance(error, NOTHING_BOUGHT):
-                await self._redis.delete(claim_key)  # nothing was bought: the tap may be retried
+        except ProviderUnavailable:
+            if attempt.sent:
+                raise PurchaseOutcomeUnknown from None
             raise
-        await self._redis.set(claim_key, record.key, ex=CLAIM_KEPT_SECONDS)
-        return record
+        except Exception:
+            if attempt.sent and attempt.claim is None:
+                logger.exception("A purchase failed after the buy was sent")
+                raise PurchaseOutcomeUnknown from None
+            raise
+        finally:
+            await self._settle_claim(claim_key, attempt)
+
+    def _used(self, claim: str | bytes | None) -> Exception:
+        """What a second tap on a used confirmation gets."""
+        value = as_text(claim) if claim else ""
+        if value.startswith(_BUYING):
+            try:
+                started = float(value.removeprefix(_BUYING))
+            except ValueError:
+                started = 0.0
+            if self._clock() - started <= self._longest:
+                return PurchaseInProgress()
+            return PurchaseOutcomeUnknown()  # the process buying it died on the way
+        if value == _UNKNOWN:
+            return PurchaseOutcomeUnknown()
+        if value == _CANCELLED or not value:
+            return AlreadyBought(None)
+        return AlreadyBought(value)
+
+    async def _settle_claim(self, claim_key: str, attempt: _Attempt) -> None:
+        """The claim's final value; freed (deleted) only when nothing was sent to buy."""
+        try:
+            if attempt.claim is not None:
+                await self._redis.set(claim_key, attempt.claim, ex=CLAIM_KEPT_SECONDS)
+            elif attempt.sent:
+                await self._redis.set(claim_key, _UNKNOWN, ex=CLAIM_KEPT_SECONDS)
+            else:
+                await self._redis.delete(claim_key)
+        except RedisError:
+            # Left as "buying": once the purchase is overdue a tap reads it as unknown.
+            logger.warning("Could not settle a purchase's claim")
 
     async def _buy_confirmed(
-        self, user_id: int, chat_id: int, message_id: int | None, raw: str, language: str
+        self,
+        attempt: _Attempt,
+        user_id: int,
+        chat_id: int,
+        message_id: int | None,
+        raw: str,
+        language: str,
     ) -> ActivationRecord:
         stored = json.loads(raw)
         service = Service.model_validate(stored["service"])
         country = Country.model_validate(stored["country"])
         price = Decimal(stored["price"])
-        # One read: the number is bought with exactly the token its record keeps for the
-        # watcher, even if the user replaces their token meanwhile.
-        encrypted = await self._users.get_encrypted_token(user_id)
-        if encrypted is None:
-            raise NoToken
-        token = self._users.decrypt_token(encrypted)
-        balance = await self._provider.get_balance(token)
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                # One read: the number is bought with exactly the token its record keeps for
+                # the watcher, even if the user replaces their token meanwhile.
+                encrypted = await self._users.get_encrypted_token(user_id)
+                if encrypted is None:
+                    raise NoToken
+                token = self._users.decrypt_token(encrypted)
+                balance = await self._provider.get_balance(token)
+        except TimeoutError:
+            raise ProviderUnavailable("the provider did not answer in time") from None
         if balance < price:
             raise InsufficientBalance(balance, price)
-        activation = await self._provider.buy_number(
-            token, service_id=service.id, country_id=country.id, max_price=price
-        )
+        attempt.sent = True
+        try:
+            # The client ends a request by `request_timeout`; this is for any other transport.
+            async with asyncio.timeout(self._request_timeout + 1):
+                activation = await self._provider.buy_number(
+                    token, service_id=service.id, country_id=country.id, max_price=price
+                )
+        except TimeoutError:
+            raise PurchaseOutcomeUnknown from None
+        except ProviderUnavailable:
+            raise
+        except ProviderError:
+            attempt.sent = False  # refused: nothing was bought, the tap may be retried
+            raise
+        charged = await self._charged(token, balance)
         now = self._clock()
         record = ActivationRecord(
             provider=self._provider.name,
@@ -170,22 +274,142 @@ class PurchaseService:
             country_id=country.id,
             country_name=country.name,
             country_iso=country.iso,
-            price=price,
+            # What the balance lost; the price shown when that could not be measured.
+            price=charged if charged is not None and Decimal(0) < charged else price,
             token=encrypted,
             created_at=now,
             expires_at=now + self._timeout,
         )
+        if charged is not None and charged > price:
+            await self._cancel_overcharged(attempt, token, activation, record, price)
         try:
             await self._activations.create(record, first_check_at=now + self._poll_interval)
         except RedisError:
             logger.exception("Could not record activation %s; cancelling it", record.key)
-            try:
-                await self._provider.cancel(token, activation.id)
-            except ProviderError:
-                logger.exception("Cancelling unrecorded activation %s failed", record.key)
-            raise
+            await self._cancel_unrecorded(attempt, token, activation, record)
+        attempt.claim = record.key
         try:
             await self._users.add_recent_service(user_id, service.id)
         except RedisError:
             logger.warning("Could not remember the recent service of a user")
         return record
+
+    async def _charged(self, token: str, before: Decimal) -> Decimal | None:
+        """What the purchase took from the balance (None when it cannot be read in time).
+
+        Another purchase of the same user cannot run meanwhile (the lock); a refund the
+        watcher got meanwhile makes it look smaller, never larger. Spending elsewhere with
+        the same key (the website, another bot) makes it look larger: then a number is
+        cancelled that cost what was shown, which the user is told, and the money returns.
+        """
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                after = await self._provider.get_balance(token)
+        except (TimeoutError, ProviderError) as error:
+            logger.warning("Could not read the balance after a purchase: %s", error)
+            return None
+        return before - after
+
+    async def _cancel_overcharged(
+        self,
+        attempt: _Attempt,
+        token: str,
+        activation: Activation,
+        record: ActivationRecord,
+        shown: Decimal,
+    ) -> None:
+        """The number cost more than the price the user confirmed: cancel it and say so."""
+        logger.warning(
+            "Activation %s cost %s, more than the %s shown; cancelling it",
+            record.key,
+            record.price,
+            shown,
+        )
+        cancelled = await self._cancel_now(token, activation.id)
+        if not cancelled:
+            record.expires_at = record.created_at  # the watcher cancels it at its first check
+        try:
+            await self._activations.create(record, first_check_at=self._clock())
+            if cancelled:
+                await self._activations.close(
+                    record, State.CANCELLED, CloseReason.USER, self._clock()
+                )
+        except RedisError:
+            logger.exception("Could not record overcharged activation %s", record.key)
+            if not cancelled:
+                self._rescue(token, activation.id, record)
+            attempt.claim = _CANCELLED
+        else:
+            attempt.claim = record.key
+        raise Overcharged(charged=record.price, shown=shown, cancelled=cancelled)
+
+    async def _cancel_unrecorded(
+        self, attempt: _Attempt, token: str, activation: Activation, record: ActivationRecord
+    ) -> None:
+        """A bought number Redis would not take: cancel it now, else make sure it will be."""
+        cancelled = await self._cancel_now(token, activation.id)
+        attempt.claim = _CANCELLED
+        if not cancelled:
+            record.expires_at = record.created_at  # the watcher cancels it at its first check
+            if await self._record_retrying(record):
+                attempt.claim = record.key
+            else:
+                self._rescue(token, activation.id, record)
+        raise PurchaseNotRecorded(cancelled=cancelled)
+
+    async def _cancel_now(self, token: str, activation_id: str) -> bool:
+        """Cancel at the provider within one request's time; False when it did not happen."""
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                await self._provider.cancel(token, activation_id)
+        except ActivationNotFound:
+            return True  # gone at the provider: nothing to pay for
+        except (TimeoutError, ProviderError) as error:
+            logger.warning("Could not cancel activation %s now: %s", activation_id, error)
+            return False
+        return True
+
+    async def _record_retrying(self, record: ActivationRecord) -> bool:
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await self._activations.create(record, first_check_at=self._clock())
+                return True
+            except RedisError:
+                if attempt + 1 < RECORD_ATTEMPTS:
+                    await asyncio.sleep(0.5 * 2**attempt)
+        return False
+
+    def _rescue(self, token: str, activation_id: str, record: ActivationRecord) -> None:
+        """The last resort for a bought number nothing could record: retry, in the
+        background, cancelling it (or recording it for the watcher) until one works."""
+        logger.error(
+            "Activation %s of user %s is neither recorded nor cancelled; retrying",
+            record.key,
+            record.user_id,
+        )
+        task = asyncio.create_task(self._keep_cancelling(token, activation_id, record))
+        self._rescues.add(task)
+        task.add_done_callback(self._rescues.discard)
+
+    async def _keep_cancelling(
+        self, token: str, activation_id: str, record: ActivationRecord
+    ) -> None:
+        pause = RESCUE_FIRST_PAUSE
+        give_up_at = self._clock() + self._timeout
+        while self._clock() < give_up_at:
+            await asyncio.sleep(pause)
+            if await self._cancel_now(token, activation_id):
+                logger.info("Activation %s is cancelled after all", record.key)
+                return
+            if await self._record_retrying(record):
+                logger.info("Activation %s is recorded for the watcher to cancel", record.key)
+                return
+            pause = min(RESCUE_LONGEST_PAUSE, pause * 2)
+        logger.error("Gave up cancelling activation %s", record.key)
+
+    async def aclose(self) -> None:
+        """Stop the background cancels (logged: the provider refunds them at expiry)."""
+        for task in list(self._rescues):
+            logger.error("Stopping with activation cancels pending; the provider refunds them")
+            task.cancel()
+        await asyncio.gather(*self._rescues, return_exceptions=True)

@@ -1,6 +1,11 @@
 """Activations (bought numbers) and the watch schedule, all in Redis.
 
-An activation is stored as one JSON value. The watch schedule is a sorted set of activation
+An activation is stored as one JSON value carrying a `version`. Every write of an existing
+record is a compare-and-set (WATCH the key, check the stored version is the one the record
+was read with, write version + 1 in MULTI/EXEC): a writer holding a stale copy (a button
+whose lock lapsed, a watcher after a lost lease) gets `StaleRecord` instead of overwriting a
+change made meanwhile, such as a code the watcher just recorded. The caller re-reads and
+re-applies its change. The watch schedule is a sorted set of activation
 keys scored by the unix time their next status check is due. Claiming due work moves the
 score forward by a lease in the same Lua call, so an activation is checked by one watcher at
 a time, and one whose watcher died is due again when the lease runs out.
@@ -8,17 +13,20 @@ a time, and one whose watcher died is due again when the lease runs out.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.lock import Lock
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, WatchError
 
 from bot.store import as_text, keys
 
@@ -72,6 +80,14 @@ return moved
 """
 
 
+class StaleRecord(Exception):
+    """The record changed in Redis since it was read (or is gone): re-read, re-apply."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"activation {key} changed since it was read")
+        self.key = key
+
+
 class State(StrEnum):
     WAITING = "waiting"  # no code yet
     CODE = "code"  # a code was received; the number is still open
@@ -119,6 +135,7 @@ class ActivationRecord(BaseModel):
     closed_at: float | None = None
     close_reason: CloseReason | None = None
     card_refreshed_at: float = 0.0
+    version: int = 0  # bumped by every write; a write from a stale copy is refused
 
     @property
     def key(self) -> str:
@@ -145,6 +162,17 @@ def _reschedule_args(items: Sequence[tuple[str, float, float]]) -> list[str | fl
     for (lease_until, due_at), members in groups.items():
         args += [lease_until, due_at, len(members), *members]
     return args
+
+
+def _stored_version(raw: str | bytes | None) -> int | None:
+    """The version of a stored record (0 for one written before versions), None when gone."""
+    if raw is None:
+        return None
+    try:
+        version = json.loads(raw).get("version", 0)
+    except (ValueError, AttributeError):
+        return None
+    return version if isinstance(version, int) else None
 
 
 def utc_day(timestamp: float) -> str:
@@ -186,42 +214,74 @@ class ActivationStore:
         return [ActivationRecord.model_validate_json(raw) for raw in raws if raw]
 
     async def save(self, record: ActivationRecord) -> None:
-        await self._redis.set(keys.activation(record.key), record.model_dump_json())
+        """Write the record unless it changed since it was read (then `StaleRecord`)."""
+        async with self._versioned(record) as pipe:
+            pipe.set(keys.activation(record.key), record.model_dump_json())
 
     async def save_keeping_expiry(self, record: ActivationRecord) -> None:
-        """Save without touching the key's expiry (a closed record keeps its retention)."""
-        await self._redis.set(keys.activation(record.key), record.model_dump_json(), keepttl=True)
+        """`save` without touching the key's expiry (a closed record keeps its retention)."""
+        async with self._versioned(record) as pipe:
+            pipe.set(keys.activation(record.key), record.model_dump_json(), keepttl=True)
 
     async def record_code(self, record: ActivationRecord, code: str, now: float) -> None:
-        """Save a newly received code (not yet delivered) and count it."""
+        """Save a newly received code (not yet delivered) and count it. `StaleRecord` when
+        the record changed since it was read (nothing is written or counted then)."""
         first = record.first_code_at is None
         record.codes.append(code)
         if first:
             record.first_code_at = now
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys.activation(record.key), record.model_dump_json())
+        try:
+            async with self._versioned(record) as pipe:
+                pipe.set(keys.activation(record.key), record.model_dump_json())
+                if first:
+                    pipe.hincrby(keys.STATS, "with_code", 1)
+                    pipe.hincrby(keys.stats_day(utc_day(record.created_at)), "with_code", 1)
+                    pipe.lpush(keys.STATS_TIME_TO_CODE, f"{now - record.created_at:.3f}")
+                    pipe.ltrim(keys.STATS_TIME_TO_CODE, 0, TIME_TO_CODE_KEPT - 1)
+                pipe.hincrby(keys.STATS, "codes", 1)
+        except StaleRecord:
+            record.codes.pop()
             if first:
-                pipe.hincrby(keys.STATS, "with_code", 1)
-                pipe.hincrby(keys.stats_day(utc_day(record.created_at)), "with_code", 1)
-                pipe.lpush(keys.STATS_TIME_TO_CODE, f"{now - record.created_at:.3f}")
-                pipe.ltrim(keys.STATS_TIME_TO_CODE, 0, TIME_TO_CODE_KEPT - 1)
-            pipe.hincrby(keys.STATS, "codes", 1)
-            await pipe.execute()
+                record.first_code_at = None
+            raise
+
+    @asynccontextmanager
+    async def _versioned(self, record: ActivationRecord) -> AsyncIterator[Pipeline]:
+        """A MULTI/EXEC transaction that runs only if the stored record still has the
+        version `record` was read with; raises `StaleRecord` otherwise. In the body
+        `record.version` is already the next one: queue the writes of `record`'s JSON there.
+        If the write fails the version goes back (the caller re-reads)."""
+        key = keys.activation(record.key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(key)
+            if _stored_version(await pipe.get(key)) != record.version:
+                raise StaleRecord(record.key)
+            record.version += 1
+            try:
+                pipe.multi()
+                yield pipe
+                await pipe.execute()
+            except WatchError:
+                record.version -= 1
+                raise StaleRecord(record.key) from None
+            except BaseException:
+                record.version -= 1
+                raise
 
     async def close(
         self, record: ActivationRecord, state: State, reason: CloseReason, now: float
     ) -> None:
-        """Mark the activation finished or cancelled, forget its token, stop watching it."""
+        """Mark the activation finished or cancelled, forget its token, stop watching it
+        (`StaleRecord` when the record changed since it was read)."""
         record.state = state
         record.close_reason = reason
         record.closed_at = now
         record.token = ""
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._versioned(record) as pipe:
             pipe.set(keys.activation(record.key), record.model_dump_json(), ex=CLOSED_KEPT_SECONDS)
             pipe.zrem(keys.WATCH_DUE, record.key)
             pipe.hincrby(keys.STATS, state.value, 1)
             pipe.hincrby(keys.stats_day(utc_day(record.created_at)), state.value, 1)
-            await pipe.execute()
 
     async def forget_closed_tokens(self, user_id: int) -> int:
         """Drop the token from the user's closed records (ones closed before closing dropped

@@ -8,7 +8,13 @@ import pytest
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
-from bot.store.activations import ActivationRecord, ActivationStore, CloseReason, State
+from bot.store.activations import (
+    ActivationRecord,
+    ActivationStore,
+    CloseReason,
+    StaleRecord,
+    State,
+)
 from bot.store.crypto import KeyMismatch, TokenCipher
 from bot.store.users import UserStore
 
@@ -87,6 +93,32 @@ async def test_a_closed_activation_is_not_rescheduled(redis: Redis) -> None:
     stored = await store.get(record.key)
     assert stored is not None and stored.state is State.CANCELLED
     assert (await store.counters())["cancelled"] == 1
+
+
+async def test_a_write_from_a_stale_copy_never_overwrites_a_change_made_meanwhile(
+    redis: Redis,
+) -> None:
+    store = ActivationStore(redis)
+    await store.create(make_record("8"), first_check_at=1000.0)
+    button = await store.get("v2:8")  # both read the same version
+    watcher = await store.get("v2:8")
+    assert button is not None and watcher is not None
+
+    watcher.state = State.CODE
+    await store.record_code(watcher, "5555", now=1002.0)
+    button.state = State.WAIT_RETRY
+    with pytest.raises(StaleRecord):
+        await store.save(button)
+    with pytest.raises(StaleRecord):
+        await store.close(button, State.CANCELLED, CloseReason.USER, now=1003.0)
+    with pytest.raises(StaleRecord):
+        await store.record_code(button, "6666", now=1003.0)  # nor the other way round
+
+    stored = await store.get("v2:8")
+    assert stored is not None and stored.codes == ["5555"] and stored.state is State.CODE
+    assert (await store.counters()).get("codes") == 1
+    await store.save(stored)  # a fresh copy writes
+    assert (await store.get("v2:8")) == stored
 
 
 async def test_tokens_are_encrypted_at_rest_and_need_the_same_key(redis: Redis) -> None:

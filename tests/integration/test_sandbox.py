@@ -238,12 +238,23 @@ async def test_max_price_refusal(api: Api, sandbox: SandboxHandle) -> None:
     assert compat == "WRONG_MAX_PRICE:15.50"
     assert sandbox.balance(SANDBOX_TOKEN) == SANDBOX_BALANCE
     bought = await api.v2(
-        "get-number", country_id=INDIA_V2, application_id=TELEGRAM_V2, maxPrice="15.50"
+        "get-number", country_id=INDIA_V2, application_id=TELEGRAM_V2, maxPrice="16"
     )
     assert "request_id" in bought
     assert (await api.compat("getNumber", country=22, service="tg", maxPrice="16")).startswith(
         "ACCESS_NUMBER:"
     )
+
+
+async def test_v2_reads_max_price_as_the_integer_it_is_documented_to_be(
+    api: Api, sandbox: SandboxHandle
+) -> None:
+    sandbox.state.set_offer(INDIA_V2, TELEGRAM_V2, cost="20", count=10)
+    bought = await api.v2(
+        "get-number", country_id=INDIA_V2, application_id=TELEGRAM_V2, maxPrice="15.5"
+    )
+    assert "request_id" in bought, "a fraction is not understood, so it caps nothing"
+    assert sandbox.balance(SANDBOX_TOKEN) == SANDBOX_BALANCE - 20
 
 
 async def test_not_enough_balance(api: Api, sandbox: SandboxHandle) -> None:
