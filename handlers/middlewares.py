@@ -8,7 +8,6 @@ CommandResetsState (inner, only when a handler matched).
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -60,23 +59,24 @@ class CallbackThrottle(BaseMiddleware):
     """At most `rate` button taps per `per` seconds per user; the excess is answered with
     "slow down" and never reaches a handler (so never the provider).
 
-    Kept in memory: taps of one user reach one bot process (polling, or one webhook server).
+    Counted in Redis (`UserStore.count_tap`, one round trip), so several bot processes
+    behind one load balancer share each user's count. `clock` is unix time.
     """
 
     def __init__(
-        self, rate: int = 3, per: float = 1.0, clock: Callable[[], float] = time.monotonic
+        self, rate: int = 3, per: float = 1.0, clock: Callable[[], float] = time.time
     ) -> None:
         self._rate = rate
         self._per = per
         self.clock = clock
-        self._taps: dict[int, deque[float]] = {}
-        self._calls = 0
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if not isinstance(event, CallbackQuery) or user is None:
             return await handler(event, data)
-        if not self._allow(user.id):
+        users: UserStore = data["users"]
+        window = int(self.clock() // self._per)
+        if await users.count_tap(user.id, window, ttl=2 * self._per) > self._rate:
             answer: CallbackAnswer | None = data.get("callback_answer")
             text = _("Slow down a little, please: one tap is enough.")
             if answer is not None:
@@ -85,26 +85,6 @@ class CallbackThrottle(BaseMiddleware):
                 await event.answer(text)
             return None
         return await handler(event, data)
-
-    def _allow(self, user_id: int) -> bool:
-        now = self.clock()
-        self._forget_idle(now)
-        taps = self._taps.setdefault(user_id, deque())
-        while taps and now - taps[0] >= self._per:
-            taps.popleft()
-        if len(taps) >= self._rate:
-            return False
-        taps.append(now)
-        return True
-
-    def _forget_idle(self, now: float) -> None:
-        self._calls += 1
-        if self._calls % 1000:
-            return
-        for user_id in [
-            u for u, taps in self._taps.items() if not taps or now - taps[-1] > self._per
-        ]:
-            del self._taps[user_id]
 
 
 class CommandResetsState(BaseMiddleware):

@@ -25,6 +25,10 @@ def notice(user_id: int, kind: str) -> str:
     return f"{PREFIX}:user:{user_id}:notice:{kind}"  # told once (bot.store.notices)
 
 
+def taps(user_id: int, window: int) -> str:
+    return f"{PREFIX}:user:{user_id}:taps:{window}"  # button taps in one throttle window
+
+
 def user_activations(user_id: int) -> str:
     return f"{PREFIX}:user:{user_id}:activations"  # zset activation key -> created_at
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from redis.asyncio import Redis
@@ -99,6 +100,16 @@ class UserStore:
             pipe.srem(keys.USERS_WITH_TOKEN, str(user_id))
             removed, _ = await pipe.execute()
         return bool(removed)
+
+    async def count_tap(self, user_id: int, window: int, ttl: float) -> int:
+        """Count a button tap of the user in time window `window`; the taps so far in it.
+        Shared by every process on this Redis; a window's count lives `ttl` seconds."""
+        key = keys.taps(user_id, window)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, max(1, math.ceil(ttl)))
+            count, _ = await pipe.execute()
+        return int(count)
 
     async def users_with_token(self) -> list[int]:
         return sorted(int(member) for member in await self._redis.smembers(keys.USERS_WITH_TOKEN))

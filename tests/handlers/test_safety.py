@@ -9,7 +9,8 @@ import pytest
 
 from bot.services.notifications import RecipientGone
 from bot.store.activations import State
-from tests.fixtures.bot import BotHarness, ChatUser
+from handlers.middlewares import CallbackThrottle
+from tests.fixtures.bot import BotHarness, ChatUser, MakeHarness
 from tests.fixtures.sandbox import SandboxHandle
 from tests.handlers.conftest import ALICE
 from tests.handlers.test_number_card import buy_number
@@ -132,3 +133,28 @@ async def test_notifier_reports_a_chat_that_does_not_exist(
 
     with pytest.raises(RecipientGone):
         await harness.notifier.card_changed(record)
+
+
+async def test_two_bot_processes_share_one_users_tap_count(
+    make_harness: MakeHarness,
+) -> None:
+    """Behind a load balancer one user's taps alternate between processes: the throttle is
+    counted in Redis, so together they still let only three a second through."""
+    first, second = await make_harness(), await make_harness()
+    for middleware in second.dispatcher.callback_query.middleware:
+        if isinstance(middleware, CallbackThrottle):
+            middleware.clock = first.clock  # one clock for both, as the real one is
+    on_first, on_second = first.user(ALICE), second.user(ALICE)
+    menus = [(await on_first.send("/start")).last, (await on_second.send("/start")).last]
+    taps = [
+        user.button_data("💰 Balance", on=menu)
+        for user, menu in zip((on_first, on_second), menus, strict=True)
+    ]
+
+    screens = []
+    for n in range(10):
+        user = (on_first, on_second)[n % 2]
+        first.clock.advance(0.05)
+        screens.append(await user.tap(taps[n % 2], menus[n % 2], pause=0))
+
+    assert sum("Slow down" in screen.alert for screen in screens) == 7
