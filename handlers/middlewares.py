@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Dispatcher
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -22,6 +22,19 @@ from bot.i18n.translator import supported_language
 from bot.store.users import UserStore
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+UpdateMiddleware = Callable[[Handler, TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+def register_first(dispatcher: Dispatcher, middleware: UpdateMiddleware) -> None:
+    """Make `middleware` the outermost update middleware, ahead of aiogram's own (errors,
+    user context, FSM), which read Redis before anything registered later runs."""
+    manager = dispatcher.update.outer_middleware
+    others = list(manager)
+    for other in others:
+        manager.unregister(other)
+    manager.register(middleware)
+    for other in others:
+        manager.register(other)
 
 
 class UserRegistration(BaseMiddleware):

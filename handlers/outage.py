@@ -24,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.i18n.translator import supported_language, translator
+from handlers.middlewares import register_first
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +43,7 @@ class RedisOutage(BaseMiddleware):
 
     def install(self, dispatcher: Dispatcher) -> None:
         """Register ahead of every other update middleware (aiogram's own included)."""
-        manager = dispatcher.update.outer_middleware
-        others = list(manager)
-        for middleware in others:
-            manager.unregister(middleware)
-        manager.register(self)
-        for middleware in others:
-            manager.register(middleware)
+        register_first(dispatcher, self)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         try:

@@ -42,6 +42,7 @@ from bot.store.crypto import check_key
 from bot.telegram.notifier import TelegramNotifier
 from bot.watcher import create_watcher
 from handlers import set_bot_commands
+from handlers.middlewares import register_first
 
 logger = logging.getLogger(__name__)
 
@@ -251,13 +252,7 @@ class InFlightUpdates:
         """Register as the first outer middleware, ahead of aiogram's own, so an update
         counts from the first step of its task (before the FSM middleware reads Redis)."""
         tracker = cls()
-        manager = dispatcher.update.outer_middleware
-        others = list(manager)
-        for middleware in others:
-            manager.unregister(middleware)
-        manager.register(tracker)
-        for middleware in others:
-            manager.register(middleware)
+        register_first(dispatcher, tracker)
         return tracker
 
     async def __call__(
