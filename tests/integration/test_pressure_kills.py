@@ -67,6 +67,7 @@ class Tally:
     lost: int = 0
     wrong: int = 0
     refunded: int = 0
+    refunded_as_provider: int = 0  # closed as "cancelled by SMS-man": see `tally`
     finished: int = 0
     not_ended: list[str] = field(default_factory=list)
 
@@ -75,7 +76,8 @@ class Tally:
             f"kill -9 run (seed {SEED}, {kills} kills, {seconds:.1f} s): bought {self.bought}, "
             f"SMS {self.sms}, codes delivered once {self.delivered_once}, duplicated "
             f"{self.duplicated} ({self.duplicated_in_window} in the crash window), lost "
-            f"{self.lost}, wrong {self.wrong}, refunded {self.refunded}, finished "
+            f"{self.lost}, wrong {self.wrong}, refunded {self.refunded} "
+            f"({self.refunded_as_provider} shown as cancelled by SMS-man), finished "
             f"{self.finished}, not ended {len(self.not_ended)}"
         )
 
@@ -230,15 +232,22 @@ def tally(
             and activation.refunded
             and not activation.expired  # cancelled by the watcher, not by the sandbox
         ):
-            ended = saved.state is State.CANCELLED and saved.close_reason is CloseReason.TIMEOUT
+            # A worker killed after its expiry cancel reached the sandbox leaves the record
+            # open; the next check finds the number cancelled at the provider and closes it
+            # with reason PROVIDER. The money is back either way.
+            ended = saved.state is State.CANCELLED and saved.close_reason in (
+                CloseReason.TIMEOUT,
+                CloseReason.PROVIDER,
+            )
             result.refunded += ended
+            result.refunded_as_provider += ended and saved.close_reason is CloseReason.PROVIDER
         else:
             ended = False
         if not ended:
             result.not_ended.append(
                 f"{record.key}: sandbox {activation.status.value} codes={activation.codes} "
                 f"refunded={activation.refunded}; record {saved.state.value} "
-                f"delivered={saved.delivered} codes={saved.codes}"
+                f"({saved.close_reason}) delivered={saved.delivered} codes={saved.codes}"
             )
     result.wrong += sum(len(copies) for copies in by_key.values())  # unknown keys
     return result
