@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from aiogram import Dispatcher, F, Router
 from aiogram.enums import ChatType
-from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.config import Settings
 from bot.i18n.translator import create_i18n
@@ -28,6 +27,7 @@ from handlers import (
 )
 from handlers.commands import set_bot_commands
 from handlers.middlewares import (
+    CallbackAnswers,
     CallbackThrottle,
     CommandResetsState,
     UserI18nMiddleware,
@@ -44,7 +44,7 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
     RedisOutage(i18n).install(dispatcher)
     dispatcher.update.outer_middleware(UserRegistration())
     UserI18nMiddleware(i18n).setup(dispatcher)
-    dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
+    dispatcher.callback_query.middleware(CallbackAnswers())
     dispatcher.callback_query.middleware(CallbackThrottle())
     dispatcher.message.middleware(CommandResetsState())
 

@@ -7,19 +7,23 @@ CommandResetsState (inner, only when a handler matched).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Dispatcher
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
-from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18nMiddleware
 from aiogram.utils.i18n import gettext as _
 
 from bot.i18n.translator import supported_language
 from bot.store.users import UserStore
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 UpdateMiddleware = Callable[[Handler, TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -98,6 +102,29 @@ class CallbackThrottle(BaseMiddleware):
                 await event.answer(text)
             return None
         return await handler(event, data)
+
+
+class CallbackAnswers(CallbackAnswerMiddleware):
+    """aiogram's CallbackAnswerMiddleware (every tap is answered, after its handler), except
+    that Telegram's "query is too old" is no error: the tap's work is done (e.g. behind a slow
+    provider), only its spinner ran out, so the user must not be told something failed."""
+
+    def answer(  # type: ignore[override]
+        self, event: CallbackQuery, callback_answer: CallbackAnswer
+    ) -> Awaitable[object]:
+        return self._answer(event, callback_answer)
+
+    async def _answer(self, event: CallbackQuery, callback_answer: CallbackAnswer) -> object:
+        try:
+            return await super().answer(event, callback_answer)
+        except TelegramBadRequest as error:
+            if not any(part in error.message.lower() for part in _EXPIRED_QUERY):
+                raise
+            logger.info("A tap was answered after Telegram's time limit; its work was done")
+            return None
+
+
+_EXPIRED_QUERY = ("query is too old", "query id is invalid")
 
 
 class CommandResetsState(BaseMiddleware):

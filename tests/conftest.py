@@ -1,6 +1,9 @@
 """Shared fixtures. Each area keeps its fixtures in its own module under tests/fixtures/."""
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.support.report import reported
 
 pytest_plugins = [
     "tests.fixtures.redis",
@@ -21,3 +24,12 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 settings.load_profile("bot")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Figures tests reported with tests.support.report (e.g. the kill -9 tally)."""
+    lines = reported()
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)

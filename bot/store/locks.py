@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio.lock import Lock
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +45,31 @@ async def held(lock: Lock, *, renew: bool = False) -> AsyncIterator[None]:
         if keeper is not None:
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
+        await _release(lock)
+
+
+RELEASE_ATTEMPTS = 3
+
+
+async def _release(lock: Lock) -> None:
+    """Release `lock`; a release lost on a dropped connection (Redis restarted) is sent again,
+    which is safe: it deletes the lock only while it still holds our token. If Redis stays
+    away, the lock lapses at its timeout; the work under it is done either way."""
+    for attempt in range(1, RELEASE_ATTEMPTS + 1):
         try:
             await lock.release()
+            return
         except LockError:
             logger.warning("The lock %s expired before it was released", _name(lock))
+            return
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            if attempt == RELEASE_ATTEMPTS:
+                logger.warning(
+                    "The lock %s could not be released (%s); it lapses at its timeout",
+                    _name(lock),
+                    type(error).__name__,
+                )
+                return
 
 
 async def _keep(lock: Lock) -> None:

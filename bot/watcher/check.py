@@ -230,7 +230,11 @@ class ActivationCheck:
                 if record is None or not record.is_open:
                     return
                 state = State.FINISHED if record.codes else State.CANCELLED
-                await self._store.close(record, state, CloseReason.PROVIDER, now)
+                # Past its time with no code: our own expiry cancel got there first (a watcher
+                # died after sending it), and the card should say so.
+                expired = not record.codes and now >= record.expires_at
+                reason = CloseReason.TIMEOUT if expired else CloseReason.PROVIDER
+                await self._store.close(record, state, reason, now)
         except LockBusy:
             return  # the lease brings it back
         logger.info("Activation %s was closed on the provider's side", key)

@@ -5,19 +5,21 @@
 Pass values as `--name=value`: a Fernet key starts with "-" once in 64 and argparse would
 take `--key -…` for a missing value.
 
-Every push appends `{"key", "code", "pid"}` (JSON) to `--deliveries`; every card update
-appends to `--cards`. SIGTERM or SIGINT stops it gracefully; SIGKILL is what the tests use to
-play a crash.
+Every push appends `{"key", "code", "pid", "t"}` (JSON; `t`: the unix time of the push) to
+`--deliveries`; every card update appends to `--cards`. SIGTERM or SIGINT stops it
+gracefully; SIGKILL is what the tests use to play a crash.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
 import signal
+import time
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
@@ -44,7 +46,7 @@ class RedisListNotifier:
         self._pid = os.getpid()
 
     async def code_received(self, record: ActivationRecord, code: str) -> None:
-        entry = {"key": record.key, "code": code, "pid": self._pid}
+        entry = {"key": record.key, "code": code, "pid": self._pid, "t": time.time()}
         await self._redis.rpush(self._deliveries, json.dumps(entry))
 
     async def token_rejected(self, record: ActivationRecord) -> None:
@@ -63,9 +65,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--poll-interval", type=float, default=0.5)
     parser.add_argument("--lease", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=None,
+        help="how long an activation lock held by a dead worker lasts (WatcherSettings' default)",
+    )
     parser.add_argument("--deliveries", default=DELIVERIES)
     parser.add_argument("--cards", default=CARDS)
     return parser.parse_args(argv)
+
+
+def watcher_settings(args: argparse.Namespace) -> WatcherSettings:
+    settings = WatcherSettings(
+        poll_interval=args.poll_interval, lease=args.lease, concurrency=args.concurrency
+    )
+    if args.lock_timeout is not None:
+        settings = dataclasses.replace(settings, lock_timeout=args.lock_timeout)
+    return settings
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -85,9 +102,7 @@ async def run(args: argparse.Namespace) -> None:
             service,
             provider,
             RedisListNotifier(redis, args.deliveries, args.cards),
-            WatcherSettings(
-                poll_interval=args.poll_interval, lease=args.lease, concurrency=args.concurrency
-            ),
+            watcher_settings(args),
             blocked=BlockedStore(redis),
         )
         await watcher.run(stop)
