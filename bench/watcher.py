@@ -208,7 +208,6 @@ async def run_worker(args: argparse.Namespace) -> None:
     watcher = ActivationWatcher(
         store,
         service,
-        provider,
         notifier,
         WatcherSettings(
             poll_interval=args.poll_interval, concurrency=args.concurrency, max_rps=limiter.rate

@@ -24,7 +24,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.config import Settings
 from bot.provider.base import Provider
-from bot.provider.factory import create_provider
+from bot.provider.factory import create_former_provider, create_provider
 from bot.provider.http import RateLimiter, create_http_client
 from bot.services.activations import ActivationService
 from bot.services.admin import AdminService
@@ -54,6 +54,7 @@ class App:
     http: httpx.AsyncClient
     limiter: RateLimiter
     provider: Provider
+    former_provider: Provider | None  # the other protocol's, for numbers bought over it
     cipher: TokenCipher
     users: UserStore
     activations: ActivationStore
@@ -124,6 +125,7 @@ def build_app(
     )
     limiter = RateLimiter(settings.smsman_max_rps)
     provider = create_provider(settings, http, limiter)
+    former = create_former_provider(settings, http, limiter)
     users = UserStore(redis, cipher)
     activations = ActivationStore(redis)
     catalog = Catalog(provider, CatalogCache(redis, provider.name))
@@ -134,6 +136,7 @@ def build_app(
         http=http,
         limiter=limiter,
         provider=provider,
+        former_provider=former,
         cipher=cipher,
         users=users,
         activations=activations,
@@ -150,7 +153,7 @@ def build_app(
             request_timeout=settings.smsman_timeout,
         ),
         activation_service=ActivationService(
-            provider, activations, cipher, poll_interval=settings.poll_interval
+            provider, activations, cipher, poll_interval=settings.poll_interval, former=former
         ),
         admin=AdminService(provider, users, activations),
         reachability=Reachability(BlockedStore(redis), activations),
@@ -161,6 +164,8 @@ async def close_app(app: App) -> None:
     await app.purchase.aclose()
     await app.catalog.aclose()
     await app.provider.aclose()
+    if app.former_provider is not None:
+        await app.former_provider.aclose()
     await app.http.aclose()
 
 

@@ -62,9 +62,12 @@ class ActivationService:
         cipher: TokenCipher,
         *,
         poll_interval: float,
+        former: Provider | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._provider = provider
+        # Numbers bought before SMSMAN_PROTOCOL changed go to the protocol they were bought on.
+        self._providers = {p.name: p for p in (former, provider) if p is not None}
         self._store = store
         self._cipher = cipher
         self._poll_interval = poll_interval
@@ -109,7 +112,9 @@ class ActivationService:
             if record.state is State.WAIT_RETRY:
                 return record
             try:
-                await self._provider.request_another_code(self.token_of(record), record.id)
+                await self.provider_for(record).request_another_code(
+                    self.token_of(record), record.id
+                )
             except ActivationNotFound:
                 await self._close(record, State.FINISHED, CloseReason.PROVIDER)
                 raise ActivationClosed from None
@@ -117,6 +122,7 @@ class ActivationService:
             async def wait_for_another(current: ActivationRecord) -> None:
                 if current.is_open:
                     current.state = State.WAIT_RETRY
+                    current.retry_waiting_seen = False
                     await self._store.save(current)
 
             record = await self._write(record, wait_for_another)
@@ -145,6 +151,14 @@ class ActivationService:
 
     # --- shared with the watcher (the caller holds the activation's lock) ----------------
 
+    def reaches(self, record: ActivationRecord) -> bool:
+        """Can the provider the number was bought from be asked about it?"""
+        return record.provider in self._providers
+
+    def provider_for(self, record: ActivationRecord) -> Provider:
+        """The provider the number was bought from (the current one if it is unknown)."""
+        return self._providers.get(record.provider, self._provider)
+
     def token_of(self, record: ActivationRecord) -> str:
         return self._cipher.decrypt(record.token)
 
@@ -158,7 +172,7 @@ class ActivationService:
         money is not back then, so the record stays open.
         """
         try:
-            await self._provider.cancel(self.token_of(record), record.id)
+            await self.provider_for(record).cancel(self.token_of(record), record.id)
         except EarlyCancelDenied:
             elapsed = self._clock() - record.created_at
             raise CancelTooEarly(max(10, int(EARLY_CANCEL_WINDOW - elapsed))) from None
@@ -171,7 +185,7 @@ class ActivationService:
         self, record: ActivationRecord, reason: CloseReason
     ) -> ActivationRecord:
         try:
-            await self._provider.finish(self.token_of(record), record.id)
+            await self.provider_for(record).finish(self.token_of(record), record.id)
         except (ActivationNotFound, AlreadyChanged):
             logger.info("Activation %s was already closed at the provider", record.key)
         return await self._close(record, State.FINISHED, reason)

@@ -135,6 +135,7 @@ class ActivationRecord(BaseModel):
     closed_at: float | None = None
     close_reason: CloseReason | None = None
     card_refreshed_at: float = 0.0
+    retry_waiting_seen: bool = False  # since "another code", the provider said "waiting"
     version: int = 0  # bumped by every write; a write from a stale copy is refused
 
     @property

@@ -16,7 +16,6 @@ from typing import ParamSpec
 
 from redis.exceptions import RedisError
 
-from bot.provider.base import Provider
 from bot.provider.errors import ActivationNotFound, ProviderError, WrongToken
 from bot.provider.models import ActivationStatus
 from bot.services.activations import ActivationService
@@ -35,6 +34,18 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 
 
+def is_new_code(record: ActivationRecord, code: str) -> bool:
+    """Is `code`, which the provider reports for the activation, an SMS not yet recorded?
+
+    A code differing from every one received is new. After "another code" the provider may
+    go on reporting the previous code (compat says STATUS_WAIT_RETRY:<it>, and v2 may answer
+    it), so an equal code counts as new only once the provider has said "waiting" since the
+    request (the service may well send the same code again)."""
+    if code not in record.codes:
+        return True
+    return record.state is State.WAIT_RETRY and record.retry_waiting_seen
+
+
 class ActivationCheck:
     """Checks claimed activations (called by the scheduler's workers)."""
 
@@ -42,7 +53,6 @@ class ActivationCheck:
         self,
         store: ActivationStore,
         service: ActivationService,
-        provider: Provider,
         delivery: Delivery,
         blocked: BlockedUsers,
         agenda: Agenda,
@@ -54,7 +64,6 @@ class ActivationCheck:
     ) -> None:
         self._store = store
         self._service = service
-        self._provider = provider
         self._delivery = delivery
         self._blocked = blocked
         self._agenda = agenda
@@ -100,8 +109,10 @@ class ActivationCheck:
             else:
                 self._agenda.park(key, claimed_at, record.expires_at)
             return
-        if record.provider != self._provider.name:  # SMSMAN_PROTOCOL changed with numbers open
-            self._problems.foreign.add(f"{key} belongs to provider {record.provider!r}")
+        if not self._service.reaches(record):  # another service's number (SMSMAN_API_URL)
+            self._problems.foreign.add(
+                f"{key} was bought over {record.provider!r}; set SMSMAN_PROTOCOL back to finish it"
+            )
             self._agenda.park(key, claimed_at, now + self._settings.longest_pause)
             return
 
@@ -109,7 +120,9 @@ class ActivationCheck:
         polled_at = now  # the next poll is one full interval after this one goes out
         try:
             status = await self._deadlines.call(
-                self._provider.get_activation, self._service.token_of(record), record.id
+                self._service.provider_for(record).get_activation,
+                self._service.token_of(record),
+                record.id,
             )
         except ActivationNotFound:
             await self._bounded(self._closed_by_provider, key, now)
@@ -127,9 +140,15 @@ class ActivationCheck:
         self._agenda.succeeded(key)
 
         code = status.code
-        if code and status.status is ActivationStatus.CODE and code not in record.codes:
+        if code and status.status is ActivationStatus.CODE and is_new_code(record, code):
             await self._bounded(self._received, key, code, claimed_at, now)
             return
+        if (
+            record.state is State.WAIT_RETRY
+            and not record.retry_waiting_seen
+            and status.status is not ActivationStatus.CODE
+        ):
+            await self._bounded(self._retry_waiting_seen, key)
         if status.status is ActivationStatus.CANCELLED:
             await self._bounded(self._closed_by_provider, key, now)
             return
@@ -166,8 +185,9 @@ class ActivationCheck:
                 record = await self._store.get(key)
                 if record is None or not record.is_open:
                     return
-                if record.state in WAITING_STATES and code not in record.codes:
+                if record.state in WAITING_STATES and is_new_code(record, code):
                     record.state = State.CODE
+                    record.retry_waiting_seen = False
                     await self._store.record_code(record, code, now)
                     self._stats.codes += 1
                 pending = record.delivered < len(record.codes)
@@ -177,6 +197,20 @@ class ActivationCheck:
         if pending:
             # The claim's lease keeps it parked; the delivery schedules it for its expiry.
             self._delivery.request(key)
+
+    async def _retry_waiting_seen(self, key: str) -> None:
+        """Remember that the provider said "waiting" after "another code": from now on a code
+        it reports is a new SMS, even one that repeats an earlier code."""
+        try:
+            async with self._locked(key):
+                record = await self._store.get(key)
+                if record is None or record.state is not State.WAIT_RETRY:
+                    return
+                if not record.retry_waiting_seen:
+                    record.retry_waiting_seen = True
+                    await self._store.save(record)
+        except LockBusy:
+            return  # the next check notes it
 
     async def _expire(self, key: str, claimed_at: float, now: float) -> None:
         """Past `expires_at`: cancel (no code: refund) or finish (code received). A code not

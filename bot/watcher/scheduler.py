@@ -21,7 +21,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.provider.base import Provider
 from bot.provider.http import RateLimiter
 from bot.services.activations import ActivationService
 from bot.services.notifications import Notifier
@@ -57,7 +56,6 @@ class ActivationWatcher:
         self,
         store: ActivationStore,
         activation_service: ActivationService,
-        provider: Provider,
         notifier: Notifier,
         settings: WatcherSettings,
         *,
@@ -98,7 +96,6 @@ class ActivationWatcher:
         self._check = ActivationCheck(
             store,
             activation_service,
-            provider,
             self._delivery,
             blocked_users,
             self._agenda,
@@ -243,12 +240,15 @@ def create_watcher(app: App, notifier: Notifier) -> ActivationWatcher:
     store = ActivationStore(app.watcher_redis)
     settings = app.settings
     service = ActivationService(
-        app.provider, store, app.cipher, poll_interval=settings.poll_interval
+        app.provider,
+        store,
+        app.cipher,
+        poll_interval=settings.poll_interval,
+        former=app.former_provider,
     )
     return ActivationWatcher(
         store,
         service,
-        app.provider,
         notifier,
         WatcherSettings.from_settings(settings, max_rps=app.limiter.rate),
         blocked=BlockedStore(app.watcher_redis),

@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.sandbox import StatusChange
+from bot.services.activations import ActivationService
 from bot.services.catalog import Catalog
 from bot.services.notifications import PushRefused
 from bot.services.purchase import PurchaseService
@@ -19,6 +20,8 @@ from bot.store.blocked import BlockedStore
 from bot.store.catalog import CatalogCache
 from bot.store.notices import NoticeStore
 from bot.store.users import UserStore
+from bot.watcher import ActivationWatcher, WatcherSettings
+from tests.fixtures.sandbox import SandboxHandle
 from tests.fixtures.watcher import (
     POLL_INTERVAL,
     Card,
@@ -85,6 +88,34 @@ async def test_another_code_is_pushed_only_when_it_differs_from_the_ones_receive
     stored = await world.record(record.key)
     assert stored.state is State.CODE
     assert stored.codes == ["111111", "222222"] and stored.delivered == 2
+
+
+async def test_after_another_code_an_sms_repeating_the_earlier_code_is_pushed(
+    any_protocol_world: WatchWorld,
+) -> None:
+    """Services often send the same code again; once the provider said it waits for the new
+    SMS, the repeated code is that new SMS and must reach the user."""
+    world = any_protocol_world
+    record = await world.buy()
+    world.start()
+    world.sandbox.deliver_sms(record.id, "454545")
+    await eventually(lambda: world.notifier.pushes != [], what="the first code")
+
+    await world.service.another_code(record.user_id, record.key)
+    checks = world.provider.status_checks[record.id]
+    await eventually(
+        lambda: world.provider.status_checks[record.id] >= checks + 3,
+        what="the watcher to poll the number again",
+    )
+    assert world.notifier.codes_of(record.key) == ["454545"]  # no SMS yet: nothing new
+
+    world.sandbox.deliver_sms(record.id, "454545")
+    await eventually(lambda: len(world.notifier.pushes) == 2, what="the repeated code")
+    await settle()
+
+    assert world.notifier.codes_of(record.key) == ["454545", "454545"]
+    stored = await world.record(record.key)
+    assert stored.state is State.CODE and stored.delivered == 2
 
 
 async def test_no_code_before_the_timeout_cancels_and_the_money_returns(
@@ -600,3 +631,41 @@ async def test_a_token_revoked_at_the_provider_is_told_once_and_a_new_one_takes_
     world.sandbox.deliver_sms(records[0].id, "373737")
     await eventually(lambda: world.notifier.pushes != [], what="the code, with the new token")
     assert world.notifier.codes_of(records[0].key) == ["373737"]
+
+
+async def test_numbers_bought_before_the_protocol_changed_are_still_watched_and_cancelled(
+    redis: Redis, sandbox: SandboxHandle
+) -> None:
+    """SMSMAN_PROTOCOL went from compat to v2 with numbers open: they are asked about, and
+    cancelled, over the protocol they were bought on."""
+    before = WatchWorld(redis, sandbox, "compat")
+    after = WatchWorld(redis, sandbox, "v2")
+    try:
+        with_code = await before.buy(2501)
+        no_code = await before.buy(2502, lifetime=1.5)
+        service = ActivationService(
+            after.provider,
+            after.store,
+            before.cipher,
+            poll_interval=POLL_INTERVAL,
+            former=before.provider,
+        )
+        watcher = ActivationWatcher(
+            after.store,
+            service,
+            after.notifier,
+            WatcherSettings(poll_interval=POLL_INTERVAL),
+            blocked=BlockedStore(redis),
+        )
+        after.start(watcher)
+        sandbox.deliver_sms(with_code.id, "565656")
+
+        await eventually(lambda: after.notifier.pushes != [], what="the code")
+        await eventually(
+            lambda: sandbox.activation(no_code.id).status == "cancelled",
+            what="the number without a code to be cancelled at its time",
+        )
+        assert after.notifier.codes_of(with_code.key) == ["565656"]
+    finally:
+        await after.aclose()
+        await before.aclose()

@@ -100,7 +100,6 @@ async def run(args: argparse.Namespace) -> None:
         watcher = ActivationWatcher(
             store,
             service,
-            provider,
             RedisListNotifier(redis, args.deliveries, args.cards),
             watcher_settings(args),
             blocked=BlockedStore(redis),
