@@ -560,8 +560,9 @@ class Bench:
             f"{1e3 * percentile(mix_taps, 0.5):.1f}/{1e3 * percentile(mix_taps, 0.99):.1f} ms"
         )
         print(
-            f"mix: {mix.rate:,.0f} updates/s, Bot API {mix.api_calls / mix.taps:.2f} calls/tap "
-            f"({mix.api_calls / mix.updates:.2f}/update), Redis {mix.round_trips / mix.updates:.2f}"
+            f"mix: {mix.rate:,.0f} updates/s, Bot API {mix.api_calls / mix.updates:.2f} "
+            "calls/update "
+            f"({mix.taps} taps answered), Redis {mix.round_trips / mix.updates:.2f}"
             f" round trips ({mix.commands / mix.updates:.2f} commands)/update"
         )
         print(
