@@ -20,15 +20,13 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update
 from aiogram.utils.i18n import I18n
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.i18n.translator import supported_language, translator
+from bot.store import REDIS_DOWN
 from handlers.middlewares import register_first
 
 logger = logging.getLogger(__name__)
 
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 LOG_EVERY = 30.0
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio.lock import Lock
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.store import REDIS_DOWN
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ async def _release(lock: Lock) -> None:
         except LockError:
             logger.warning("The lock %s expired before it was released", _name(lock))
             return
-        except (RedisConnectionError, RedisTimeoutError) as error:
+        except REDIS_DOWN as error:
             if attempt == RELEASE_ATTEMPTS:
                 logger.warning(
                     "The lock %s could not be released (%s); it lapses at its timeout",

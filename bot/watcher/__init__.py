@@ -9,7 +9,8 @@ How it works: docs/watcher.md. The modules, by job:
 - `agenda`: next due times decided by checks, back-off of failing activations;
 - `deadlines`: one watchdog enforcing every provider call's deadline;
 - `health`: counters, throttled problem logs, "falling behind";
-- `settings`: `WatcherSettings`, every knob and what follows from it.
+- `settings`: `WatcherSettings`, every knob and what follows from it;
+- `context`: `WatcherContext`, what the parts share (settings, counters, logs, clock).
 
 The activation lock every change happens under is `bot.store.locks.held`.
 """

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 from bot.provider.errors import ProviderError
 from bot.services.activations import ActivationService
@@ -22,9 +21,8 @@ from bot.services.errors import CancelTooEarly
 from bot.store.activations import ActivationStore, CloseReason
 from bot.store.blocked import BlockedStore
 from bot.store.locks import LockBusy, held
+from bot.watcher.context import WatcherContext
 from bot.watcher.deadlines import Deadlines
-from bot.watcher.health import Problems, WatcherStats
-from bot.watcher.settings import WatcherSettings
 
 logger = logging.getLogger(__name__)
 
@@ -39,19 +37,16 @@ class BlockedUsers:
         blocked: BlockedStore,
         service: ActivationService,
         deadlines: Deadlines,
-        settings: WatcherSettings,
-        stats: WatcherStats,
-        problems: Problems,
-        clock: Callable[[], float],
+        context: WatcherContext,
     ) -> None:
         self._store = store
         self._blocked = blocked
         self._service = service
         self._deadlines = deadlines
-        self._settings = settings
-        self._stats = stats
-        self._problems = problems
-        self._clock = clock
+        self._settings = context.settings
+        self._stats = context.stats
+        self._problems = context.problems
+        self._clock = context.clock
         self._snapshot: set[int] = set()
         self._loaded_at = float("-inf")
 

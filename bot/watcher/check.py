@@ -24,10 +24,9 @@ from bot.store.activations import ActivationRecord, ActivationStore, CloseReason
 from bot.store.locks import LockBusy, held
 from bot.watcher.agenda import Agenda
 from bot.watcher.blocked import BlockedUsers
+from bot.watcher.context import WatcherContext
 from bot.watcher.deadlines import Deadlines
 from bot.watcher.delivery import WAITING_STATES, Delivery
-from bot.watcher.health import Problems, WatcherStats
-from bot.watcher.settings import WatcherSettings
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +56,7 @@ class ActivationCheck:
         blocked: BlockedUsers,
         agenda: Agenda,
         deadlines: Deadlines,
-        settings: WatcherSettings,
-        stats: WatcherStats,
-        problems: Problems,
-        clock: Callable[[], float],
+        context: WatcherContext,
     ) -> None:
         self._store = store
         self._service = service
@@ -68,11 +64,11 @@ class ActivationCheck:
         self._blocked = blocked
         self._agenda = agenda
         self._deadlines = deadlines
-        self._settings = settings
+        self._settings = settings = context.settings
         self._interval = settings.poll_interval
-        self._stats = stats
-        self._problems = problems
-        self._clock = clock
+        self._stats = context.stats
+        self._problems = context.problems
+        self._clock = context.clock
         self._redis_slots = asyncio.Semaphore(settings.redis_concurrency)
 
     async def run(self, key: str, record: ActivationRecord, claimed_at: float) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
@@ -24,8 +23,7 @@ from bot.store.locks import LockBusy, held
 from bot.store.notices import TOKEN_REJECTED, NoticeStore
 from bot.watcher.agenda import Agenda
 from bot.watcher.blocked import BlockedUsers
-from bot.watcher.health import Problems, WatcherStats
-from bot.watcher.settings import WatcherSettings
+from bot.watcher.context import WatcherContext
 
 logger = logging.getLogger(__name__)
 
@@ -52,20 +50,17 @@ class Delivery:
         notifier: Notifier,
         blocked: BlockedUsers,
         agenda: Agenda,
-        settings: WatcherSettings,
-        stats: WatcherStats,
-        problems: Problems,
-        clock: Callable[[], float],
+        context: WatcherContext,
     ) -> None:
         self._store = store
         self._notices = NoticeStore(store.redis)
         self._notifier = notifier
         self._blocked = blocked
         self._agenda = agenda
-        self._settings = settings
-        self._stats = stats
-        self._problems = problems
-        self._clock = clock
+        self._settings = settings = context.settings
+        self._stats = context.stats
+        self._problems = context.problems
+        self._clock = context.clock
         self._slots = asyncio.Semaphore(settings.notify_concurrency)
         self._card_refreshes = RateLimiter(
             settings.card_refresh_rate, burst=max(1.0, settings.card_refresh_rate)

@@ -17,18 +17,18 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.provider.http import RateLimiter
 from bot.services.activations import ActivationService
 from bot.services.notifications import Notifier
+from bot.store import REDIS_DOWN
 from bot.store.activations import ActivationRecord, ActivationStore
 from bot.store.blocked import BlockedStore
 from bot.watcher.agenda import Agenda, backoff_delay
 from bot.watcher.blocked import BlockedUsers
 from bot.watcher.check import ActivationCheck
+from bot.watcher.context import WatcherContext
 from bot.watcher.deadlines import Deadlines
 from bot.watcher.delivery import Delivery
 from bot.watcher.health import Health, Problems, WatcherStats
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 OUTAGE_PAUSE = (0.25, 10.0)
 """Back-off while Redis is unreachable: base and ceiling of `backoff_delay`, in seconds."""
 
@@ -80,19 +79,9 @@ class ActivationWatcher:
             interval=settings.poll_interval,
             ceiling=settings.longest_pause,
         )
-        blocked_users = BlockedUsers(
-            store,
-            blocked,
-            activation_service,
-            self._deadlines,
-            settings,
-            self.stats,
-            problems,
-            clock,
-        )
-        self._delivery = Delivery(
-            store, notifier, blocked_users, self._agenda, settings, self.stats, problems, clock
-        )
+        context = WatcherContext(settings, self.stats, problems, clock)
+        blocked_users = BlockedUsers(store, blocked, activation_service, self._deadlines, context)
+        self._delivery = Delivery(store, notifier, blocked_users, self._agenda, context)
         self._check = ActivationCheck(
             store,
             activation_service,
@@ -100,10 +89,7 @@ class ActivationWatcher:
             blocked_users,
             self._agenda,
             self._deadlines,
-            settings,
-            self.stats,
-            problems,
-            clock,
+            context,
         )
         self._health = Health(store, settings, self.stats, clock)
         self._ready: asyncio.Queue[Claimed | None] = asyncio.Queue()
