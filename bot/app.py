@@ -28,11 +28,13 @@ from bot.provider.factory import create_former_provider, create_provider
 from bot.provider.http import RateLimiter, create_http_client
 from bot.services.activations import ActivationService
 from bot.services.admin import AdminService
+from bot.services.balances import Balances
 from bot.services.catalog import Catalog
 from bot.services.purchase import PurchaseService
 from bot.services.reachability import Reachability
 from bot.services.tokens import TokenService
 from bot.store.activations import ActivationStore
+from bot.store.balances import BalanceStore
 from bot.store.blocked import BlockedStore
 from bot.store.catalog import CatalogCache
 from bot.store.crypto import TokenCipher, load_or_create_key
@@ -129,6 +131,7 @@ def build_app(
     users = UserStore(redis, cipher)
     activations = ActivationStore(redis)
     catalog = Catalog(provider, CatalogCache(redis, provider.name))
+    balances = Balances(provider, BalanceStore(redis))
     return App(
         settings=settings,
         redis=redis,
@@ -141,19 +144,26 @@ def build_app(
         users=users,
         activations=activations,
         catalog=catalog,
-        tokens=TokenService(provider, users, activations, cipher, NoticeStore(redis)),
+        tokens=TokenService(provider, users, activations, cipher, NoticeStore(redis), balances),
         purchase=PurchaseService(
             provider,
             redis,
             users,
             activations,
             catalog,
+            balances,
             activation_timeout=settings.activation_timeout,
             poll_interval=settings.poll_interval,
             request_timeout=settings.smsman_timeout,
+            verify_debit=settings.smsman_verify_debit,
         ),
         activation_service=ActivationService(
-            provider, activations, cipher, poll_interval=settings.poll_interval, former=former
+            provider,
+            activations,
+            cipher,
+            poll_interval=settings.poll_interval,
+            former=former,
+            balances=balances,
         ),
         admin=AdminService(provider, users, activations),
         reachability=Reachability(BlockedStore(redis), activations),

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     smsman_max_rps: float = Field(default=20.0, gt=0)
     updates_in_flight: int = Field(default=64, ge=1, le=10_000)
     smsman_timeout: float = Field(default=20.0, gt=0)
+    # Read the balance before and after every purchase, for providers that may ignore
+    # maxPrice: two more provider calls per number (docs/provider-api.md).
+    smsman_verify_debit: bool = False
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"

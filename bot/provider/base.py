@@ -30,6 +30,11 @@ class Provider(Protocol):
         """Price and stock, filtered by country and/or service when given."""
         ...
 
+    def price_cap(self, price: Decimal) -> Decimal:
+        """The `max_price` to buy a number listed at `price` with: the amount closest to it
+        that this protocol can send as a cap, and so the most a purchase can cost."""
+        ...
+
     async def buy_number(
         self, token: str, *, service_id: str, country_id: str, max_price: Decimal | None
     ) -> Activation:

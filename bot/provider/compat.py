@@ -253,6 +253,10 @@ class CompatProvider:
 
     # -- actions (never retried) -------------------------------------------------------
 
+    def price_cap(self, price: Decimal) -> Decimal:
+        """`maxPrice` is a decimal here: the price itself, to the kopeck (never above it)."""
+        return price.quantize(_KOPECK, rounding=ROUND_DOWN)
+
     async def buy_number(
         self, token: str, *, service_id: str, country_id: str, max_price: Decimal | None
     ) -> Activation:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any, TypeVar
 
 import httpx
@@ -214,6 +214,11 @@ class V2Provider:
         return await retry_transient(attempt, self._retry)
 
     # -- actions (never retried) -------------------------------------------------------
+
+    def price_cap(self, price: Decimal) -> Decimal:
+        """`maxPrice` is an integer here: a price with kopecks is capped at the rouble above
+        (the confirmation card says so); `buy_number` sends only a whole cap."""
+        return price.to_integral_value(rounding=ROUND_CEILING)
 
     async def buy_number(
         self, token: str, *, service_id: str, country_id: str, max_price: Decimal | None

@@ -177,6 +177,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     params = await read_params(request)
     action = params.get("action", "")
+    state.requests[action] += 1
     fault = state.faults.take(action)
     malformed = False
     if fault is not None:

@@ -148,17 +148,28 @@ async def get_config(request: web.Request) -> web.Response:
 @_bad_input_is_400
 async def post_config(request: web.Request) -> web.Response:
     body = await _body(request)
-    unknown = set(body) - {"sms_delay", "activation_lifetime", "early_cancel_seconds", "shapes"}
+    known = {
+        "sms_delay",
+        "activation_lifetime",
+        "early_cancel_seconds",
+        "shapes",
+        "ignore_max_price",
+    }
+    unknown = set(body) - known
     if unknown:
         raise BadInput(f"unknown settings: {', '.join(sorted(unknown))}")
     shapes = body.get("shapes")
     if shapes is not None and not isinstance(shapes, dict):
         raise BadInput("shapes must be an object")
+    ignore_max_price = body.get("ignore_max_price")
+    if ignore_max_price is not None and not isinstance(ignore_max_price, bool):
+        raise BadInput("ignore_max_price must be true or false")
     config = _state(request).configure(
         sms_delay=body.get("sms_delay", ...),
         activation_lifetime=_number(body, "activation_lifetime"),
         early_cancel_seconds=_number(body, "early_cancel_seconds"),
         shapes=shapes,
+        ignore_max_price=ignore_max_price,
     )
     return web.json_response(config.to_json())
 

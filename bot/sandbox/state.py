@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -205,6 +206,7 @@ class SandboxConfig:
     activation_lifetime: float = 1200.0
     early_cancel_seconds: float = 0.0
     shapes: Shapes = field(default_factory=Shapes)
+    ignore_max_price: bool = False  # as some sms-activate style providers do
 
     def to_json(self) -> dict[str, Any]:
         delay = self.sms_delay
@@ -213,6 +215,7 @@ class SandboxConfig:
             "activation_lifetime": self.activation_lifetime,
             "early_cancel_seconds": self.early_cancel_seconds,
             "shapes": self.shapes.to_json(),
+            "ignore_max_price": self.ignore_max_price,
         }
 
 
@@ -287,6 +290,8 @@ class SandboxState:
             token: parse_money(balance) for token, balance in self._initial_accounts.items()
         }
         self.activations: dict[int, Activation] = {}
+        # Requests answered, by method (v2 name or compat action): what a client cost.
+        self.requests: Counter[str] = Counter()
         self._expiry: list[tuple[float, int]] = []
         self._next_id = FIRST_ACTIVATION_ID
         self._rng = random.Random(f"sandbox-{self._seed}")
@@ -314,6 +319,7 @@ class SandboxState:
         activation_lifetime: float | None = None,
         early_cancel_seconds: float | None = None,
         shapes: Mapping[str, Any] | None = None,
+        ignore_max_price: bool | None = None,
     ) -> SandboxConfig:
         """Change what is given; leave the rest. Applies to activations bought afterwards."""
         delay = self.config.sms_delay if sms_delay is ... else parse_sms_delay(sms_delay)
@@ -328,6 +334,8 @@ class SandboxState:
             self.config.activation_lifetime = float(activation_lifetime)
         if early_cancel_seconds is not None:
             self.config.early_cancel_seconds = float(early_cancel_seconds)
+        if ignore_max_price is not None:
+            self.config.ignore_max_price = bool(ignore_max_price)
         return self.config
 
     # --- accounts -------------------------------------------------------------------------
@@ -387,7 +395,7 @@ class SandboxState:
             offer = self.catalog.offer(country, service)
             if offer is None or offer.count <= 0:
                 raise NoNumbersAvailable
-        if max_price is not None and offer.cost > max_price:
+        if max_price is not None and offer.cost > max_price and not self.config.ignore_max_price:
             raise PriceAboveMax(offer.cost)
         if self.accounts[token] < offer.cost:
             raise NotEnoughBalance

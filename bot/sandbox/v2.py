@@ -261,6 +261,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
             status=404,
         )
     state = request.app[STATE_KEY]
+    state.requests[method] += 1
     params = await read_params(request)
     fault = state.faults.take(method)
     malformed = False

@@ -22,6 +22,7 @@ from bot.provider.errors import (
     BadStatus,
     EarlyCancelDenied,
 )
+from bot.services.balances import Balances
 from bot.services.errors import (
     ActivationClosed,
     Busy,
@@ -63,6 +64,7 @@ class ActivationService:
         *,
         poll_interval: float,
         former: Provider | None = None,
+        balances: Balances | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._provider = provider
@@ -71,6 +73,7 @@ class ActivationService:
         self._store = store
         self._cipher = cipher
         self._poll_interval = poll_interval
+        self._balances = balances
         self._clock = clock
 
     # --- what the user sees ------------------------------------------------------------
@@ -179,6 +182,8 @@ class ActivationService:
         except ActivationNotFound:
             # Gone at the provider: its lifetime ended, and one without a code is refunded.
             logger.info("Activation %s was already closed at the provider", record.key)
+        if self._balances is not None:
+            await self._balances.changed(record.user_id)  # the money is back
         return await self._close(record, State.CANCELLED, reason)
 
     async def finish_at_provider(

@@ -1,12 +1,18 @@
 """Buying a number: a quote the user confirms, then exactly one purchase per confirmation.
 
 Money rules enforced here:
-- the price is looked up on the server and kept server side. The buy caps it with
-  `maxPrice` as far as the protocol can say it (v2 takes whole roubles only: a price with
-  kopecks goes without a cap rather than with a higher one), and afterwards the balance is
-  read again: a number that cost more than the price the user confirmed is cancelled at once
-  (or, refused for now, left for the watcher to cancel) and the user is told. The record
-  keeps what the balance really lost, when that could be measured;
+- the price shown is the shared catalog's (at most about a minute old) and is kept server
+  side with the confirmation, with its cap: the `maxPrice` the protocol can send for it
+  (`Provider.price_cap`: the price itself, or on v2, which takes whole roubles only, the
+  rouble above a price with kopecks; the card then says "at most"). The provider refuses a
+  number dearer than the cap, so a price that rose since is refused, never charged;
+- a purchase is one provider call, the buy: the balance on the confirmation card is at most
+  a minute old (`Balances`), is not asked again before buying (the provider refuses a number
+  the balance cannot pay for), and is lowered by the price afterwards;
+- for providers that may ignore `maxPrice` (`SMSMAN_VERIFY_DEBIT`), the balance is read
+  before and after buying instead: a number that cost more than its cap is cancelled at once
+  (or, refused for now, left for the watcher to cancel) and the user is told, and the record
+  keeps what the balance really lost;
 - a confirmation buys at most once (an atomic claim on its nonce) and one user buys one
   number at a time (a per-user lock, renewed while the purchase runs), so a double tap never
   buys twice. A failure before anything was sent to the buy endpoint frees the claim (the
@@ -37,6 +43,7 @@ from redis.exceptions import RedisError
 from bot.provider.base import Provider
 from bot.provider.errors import ActivationNotFound, ProviderError, ProviderUnavailable
 from bot.provider.models import Activation, Country, Service
+from bot.services.balances import Balances
 from bot.services.catalog import Catalog
 from bot.services.errors import (
     AlreadyBought,
@@ -83,6 +90,7 @@ class Quote:
     service: Service
     country: Country
     price: Decimal
+    cap: Decimal  # the most the number can cost (`Provider.price_cap`)
     stock: int
     balance: Decimal
 
@@ -107,10 +115,12 @@ class PurchaseService:
         users: UserStore,
         activations: ActivationStore,
         catalog: Catalog,
+        balances: Balances,
         *,
         activation_timeout: float,
         poll_interval: float,
         request_timeout: float = 20.0,
+        verify_debit: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._provider = provider
@@ -118,9 +128,11 @@ class PurchaseService:
         self._users = users
         self._activations = activations
         self._catalog = catalog
+        self._balances = balances
         self._timeout = activation_timeout
         self._poll_interval = poll_interval
         self._request_timeout = request_timeout
+        self._verify_debit = verify_debit
         # checks + buy + balance after + a cancel, one request each, and some room for Redis
         self._longest = 4 * request_timeout + 10
         self._lock_timeout = max(PURCHASE_LOCK_SECONDS, 6 * request_timeout)
@@ -128,26 +140,28 @@ class PurchaseService:
         self._rescues: set[asyncio.Task[None]] = set()
 
     async def quote(self, user_id: int, service_id: str, country_id: str) -> Quote:
-        """Fresh price, stock and balance for the confirmation card."""
+        """Price and stock from the shared catalog and a recent balance, for the card."""
         token = await require_token(self._users, user_id)
         service = await self._catalog.service(token, service_id)
         country = (await self._catalog.countries(token)).get(country_id)
         if service is None or country is None:
             raise UnknownChoice
-        offer = await self._catalog.fresh_offer(token, service_id, country_id)
+        offer = await self._catalog.offer(token, service_id, country_id)
         if offer is None:
             raise UnknownChoice
-        balance = await self._provider.get_balance(token)
+        balance = await self._balances.recent(user_id, token)
+        cap = self._provider.price_cap(offer.price)
         nonce = secrets.token_urlsafe(8)
         stored = {
             "service": service.model_dump(),
             "country": country.model_dump(),
             "price": str(offer.price),
+            "cap": str(cap),
         }
         await self._redis.set(
             keys.confirmation(user_id, nonce), json.dumps(stored), ex=QUOTE_VALID_SECONDS
         )
-        return Quote(nonce, service, country, offer.price, offer.stock, balance)
+        return Quote(nonce, service, country, offer.price, cap, offer.stock, balance)
 
     async def buy(
         self, user_id: int, chat_id: int, message_id: int | None, nonce: str, language: str
@@ -232,25 +246,21 @@ class PurchaseService:
         service = Service.model_validate(stored["service"])
         country = Country.model_validate(stored["country"])
         price = Decimal(stored["price"])
-        try:
-            async with asyncio.timeout(self._request_timeout):
-                # One read: the number is bought with exactly the token its record keeps for
-                # the watcher, even if the user replaces their token meanwhile.
-                encrypted = await self._users.get_encrypted_token(user_id)
-                if encrypted is None:
-                    raise NoToken
-                token = self._users.decrypt_token(encrypted)
-                balance = await self._provider.get_balance(token)
-        except TimeoutError:
-            raise ProviderUnavailable("the provider did not answer in time") from None
-        if balance < price:
-            raise InsufficientBalance(balance, price)
+        cap = Decimal(stored.get("cap", stored["price"]))
+        # One read: the number is bought with exactly the token its record keeps for the
+        # watcher, even if the user replaces their token meanwhile.
+        encrypted = await self._users.get_encrypted_token(user_id)
+        if encrypted is None:
+            raise NoToken
+        token = self._users.decrypt_token(encrypted)
+        measure = self._verify_debit
+        balance = await self._balance_before(user_id, token, price, measure=measure)
         attempt.sent = True
         try:
             # The client ends a request by `request_timeout`; this is for any other transport.
             async with asyncio.timeout(self._request_timeout + 1):
                 activation = await self._provider.buy_number(
-                    token, service_id=service.id, country_id=country.id, max_price=price
+                    token, service_id=service.id, country_id=country.id, max_price=cap
                 )
         except TimeoutError:
             raise PurchaseOutcomeUnknown from None
@@ -259,7 +269,7 @@ class PurchaseService:
         except ProviderError:
             attempt.sent = False  # refused: nothing was bought, the tap may be retried
             raise
-        charged = await self._charged(token, balance)
+        charged = await self._charged(user_id, token, balance) if measure else None
         now = self._clock()
         record = ActivationRecord(
             provider=self._provider.name,
@@ -274,27 +284,49 @@ class PurchaseService:
             country_id=country.id,
             country_name=country.name,
             country_iso=country.iso,
-            # What the balance lost; the price shown when that could not be measured.
+            # What the balance lost when measured; else the price listed (at most the cap).
             price=charged if charged is not None and Decimal(0) < charged else price,
             token=encrypted,
             created_at=now,
             expires_at=now + self._timeout,
         )
-        if charged is not None and charged > price:
-            await self._cancel_overcharged(attempt, token, activation, record, price)
+        if charged is not None and charged > cap:
+            await self._cancel_overcharged(attempt, token, activation, record, cap)
         try:
             await self._activations.create(record, first_check_at=now + self._poll_interval)
         except RedisError:
             logger.exception("Could not record activation %s; cancelling it", record.key)
             await self._cancel_unrecorded(attempt, token, activation, record)
         attempt.claim = record.key
+        if not measure:  # else the balance after was read (and remembered) by `_charged`
+            await self._balances.spent(user_id, record.price)
         try:
             await self._users.add_recent_service(user_id, service.id)
         except RedisError:
             logger.warning("Could not remember the recent service of a user")
         return record
 
-    async def _charged(self, token: str, before: Decimal) -> Decimal | None:
+    async def _balance_before(
+        self, user_id: int, token: str, price: Decimal, *, measure: bool
+    ) -> Decimal:
+        """The balance before buying: asked of the provider when the debit is to be measured
+        or the remembered one is below the price, else the remembered one (no call)."""
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                balance = (
+                    await self._balances.read(user_id, token)
+                    if measure
+                    else await self._balances.recent(user_id, token)
+                )
+                if balance < price and not measure:
+                    balance = await self._balances.read(user_id, token)  # it may be stale
+        except TimeoutError:
+            raise ProviderUnavailable("the provider did not answer in time") from None
+        if balance < price:
+            raise InsufficientBalance(balance, price)
+        return balance
+
+    async def _charged(self, user_id: int, token: str, before: Decimal) -> Decimal | None:
         """What the purchase took from the balance (None when it cannot be read in time).
 
         Another purchase of the same user cannot run meanwhile (the lock); a refund the
@@ -304,7 +336,7 @@ class PurchaseService:
         """
         try:
             async with asyncio.timeout(self._request_timeout):
-                after = await self._provider.get_balance(token)
+                after = await self._balances.read(user_id, token)
         except (TimeoutError, ProviderError) as error:
             logger.warning("Could not read the balance after a purchase: %s", error)
             return None
@@ -325,7 +357,7 @@ class PurchaseService:
             record.price,
             shown,
         )
-        cancelled = await self._cancel_now(token, activation.id)
+        cancelled = await self._cancel_now(token, record)
         if not cancelled:
             record.expires_at = record.created_at  # the watcher cancels it at its first check
         try:
@@ -347,7 +379,7 @@ class PurchaseService:
         self, attempt: _Attempt, token: str, activation: Activation, record: ActivationRecord
     ) -> None:
         """A bought number Redis would not take: cancel it now, else make sure it will be."""
-        cancelled = await self._cancel_now(token, activation.id)
+        cancelled = await self._cancel_now(token, record)
         attempt.claim = _CANCELLED
         if not cancelled:
             record.expires_at = record.created_at  # the watcher cancels it at its first check
@@ -357,16 +389,17 @@ class PurchaseService:
                 self._rescue(token, activation.id, record)
         raise PurchaseNotRecorded(cancelled=cancelled)
 
-    async def _cancel_now(self, token: str, activation_id: str) -> bool:
+    async def _cancel_now(self, token: str, record: ActivationRecord) -> bool:
         """Cancel at the provider within one request's time; False when it did not happen."""
         try:
             async with asyncio.timeout(self._request_timeout):
-                await self._provider.cancel(token, activation_id)
+                await self._provider.cancel(token, record.id)
         except ActivationNotFound:
-            return True  # gone at the provider: nothing to pay for
+            pass  # gone at the provider: nothing to pay for
         except (TimeoutError, ProviderError) as error:
-            logger.warning("Could not cancel activation %s now: %s", activation_id, error)
+            logger.warning("Could not cancel activation %s now: %s", record.key, error)
             return False
+        await self._balances.changed(record.user_id)  # the money is back
         return True
 
     async def _record_retrying(self, record: ActivationRecord) -> bool:
@@ -398,7 +431,7 @@ class PurchaseService:
         give_up_at = self._clock() + self._timeout
         while self._clock() < give_up_at:
             await asyncio.sleep(pause)
-            if await self._cancel_now(token, activation_id):
+            if await self._cancel_now(token, record):
                 logger.info("Activation %s is cancelled after all", record.key)
                 return
             if await self._record_retrying(record):

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from bot.provider.base import Provider
 from bot.provider.errors import ProviderError
+from bot.services.balances import Balances
 from bot.services.errors import InvalidTokenFormat, NoToken
 from bot.store.activations import ActivationStore
 from bot.store.crypto import TokenCipher
@@ -71,6 +72,7 @@ class TokenService:
         activations: ActivationStore,
         cipher: TokenCipher,
         notices: NoticeStore,
+        balances: Balances,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._provider = provider
@@ -78,6 +80,7 @@ class TokenService:
         self._activations = activations
         self._cipher = cipher
         self._notices = notices
+        self._balances = balances
         self._clock = clock
 
     async def set_token(self, user_id: int, text: str) -> Decimal:
@@ -89,6 +92,7 @@ class TokenService:
         token = clean_token(text)
         balance = await self._provider.get_balance(token)
         await self._users.set_token(user_id, token)
+        await self._balances.remember(user_id, balance)  # the confirmation card shows it
         await self._notices.clear(user_id, TOKEN_REJECTED)
         await self.rebind_open_numbers(user_id, token)
         return balance
@@ -137,4 +141,5 @@ class TokenService:
         return Forgotten(had_token, open_numbers)
 
     async def balance(self, user_id: int) -> Decimal:
-        return await self._provider.get_balance(await self.require_token(user_id))
+        """The balance asked now (/balance: the user wants to see it move)."""
+        return await self._balances.read(user_id, await self.require_token(user_id))

@@ -55,3 +55,7 @@ def stats_day(day: str) -> str:
 
 def catalog(provider: str, what: str) -> str:
     return f"{PREFIX}:catalog:{provider}:{what}"
+
+
+def user_balance(user_id: int) -> str:
+    return f"{PREFIX}:user:{user_id}:balance"  # the balance last read, briefly (bot.store.balances)

@@ -105,7 +105,11 @@ def render_quote(quote: Quote, _: Translate) -> str:
         _("Country: {flag} {country}").format(
             flag=quote.country.flag, country=escape(quote.country.name)
         ),
-        _("Price: {price}").format(price=format_money(quote.price)),
+        _("Price: {price}").format(price=format_money(quote.price))
+        if quote.cap <= quote.price
+        else _("Price: {price} now, at most {cap}").format(
+            price=format_money(quote.price), cap=format_money(quote.cap)
+        ),
         _("Your balance: {balance}").format(balance=format_money(quote.balance)),
         "",
     ]

@@ -106,8 +106,11 @@ async def test_a_buy_that_hangs_is_answered_at_once_said_unknown_and_never_bough
 
 
 async def test_a_balance_check_that_hangs_buys_nothing_and_keeps_the_confirmation(
-    slow_bot: BotHarness, sandbox: SandboxHandle
+    make_harness: MakeHarness, sandbox: SandboxHandle
 ) -> None:
+    """With SMSMAN_VERIFY_DEBIT the balance is read before buying: that read hanging must
+    neither buy nor use up the confirmation."""
+    slow_bot = await make_harness(smsman_timeout=CLIENT_TIMEOUT, smsman_verify_debit=True)
     alice = await with_token(slow_bot, sandbox, ALICE, ALICE_TOKEN, "500")
     confirmation = await open_confirmation(alice)
     buy = alice.button_data("✅ Buy")
@@ -177,36 +180,79 @@ async def test_cancel_of_a_number_closed_with_a_code_at_sms_man_does_not_promise
 # --- item 6: never more than the price shown -------------------------------------------------
 
 
-async def test_v2_a_price_that_rose_past_the_one_shown_is_cancelled_at_once(
+async def test_v2_a_price_with_kopecks_is_capped_at_the_rouble_above_and_says_so(
     alice: ChatUser, harness: BotHarness, sandbox: SandboxHandle
 ) -> None:
     sandbox.state.set_offer(INDIA_V2, TELEGRAM_V2, cost="15.50", count=10)
     confirmation = await open_confirmation(alice)
-    assert "15.50 ₽" in confirmation.text
+    assert "15.50 ₽ now, at most 16.00 ₽" in confirmation.text
     sandbox.state.set_offer(INDIA_V2, TELEGRAM_V2, cost="20", count=10)
 
     screen = await alice.click("✅ Buy")
 
-    assert "charged 20.00 ₽" in screen.text and "15.50 ₽" in screen.text
-    assert "money is back" in screen.text
+    assert "Waiting for the SMS" not in screen.text
     assert sandbox.balance(ALICE_TOKEN) == Decimal("500")
     assert await harness.open_activations(ALICE) == []
 
 
-@pytest.mark.parametrize("protocol", [Protocol.V2, Protocol.COMPAT])
-async def test_the_record_keeps_what_was_really_paid(
-    make_harness: MakeHarness, sandbox: SandboxHandle, protocol: Protocol
+@pytest.mark.parametrize(
+    ("protocol", "cost"), [(Protocol.V2, "16"), (Protocol.V2, "15.50"), (Protocol.COMPAT, "15.55")]
+)
+async def test_a_buy_is_one_provider_call_and_the_balance_shown_follows_it(
+    make_harness: MakeHarness, sandbox: SandboxHandle, protocol: Protocol, cost: str
 ) -> None:
     harness = await make_harness(protocol=protocol)
     alice = await with_token(harness, sandbox, ALICE, ALICE_TOKEN, "500")
-    sandbox.state.set_offer(INDIA_V2, TELEGRAM_V2, cost="16", count=10)
+    sandbox.state.set_offer(INDIA_V2, TELEGRAM_V2, cost=cost, count=10)
     confirmation = await open_confirmation(alice)
-    assert "16.00 ₽" in confirmation.text
+    assert "500.00 ₽" in confirmation.text
+    sandbox.state.requests.clear()
+
+    screen = await alice.click("✅ Buy")
+
+    assert "Waiting for the SMS" in screen.text
+    assert sandbox.state.requests.total() == 1  # the buy, nothing else
+    left = Decimal("500") - Decimal(cost)
+    assert sandbox.balance(ALICE_TOKEN) == left
+    second = await open_confirmation(alice)
+    assert f"{left:.2f} ₽" in second.text
+    assert sandbox.state.requests.total() == 1
+
+
+@pytest.fixture
+async def checking_bot(make_harness: MakeHarness, sandbox: SandboxHandle) -> BotHarness:
+    """A bot told its provider may ignore maxPrice, and a provider that does."""
+    sandbox.configure(ignore_max_price=True)
+    return await make_harness(smsman_verify_debit=True)
+
+
+async def test_a_provider_ignoring_the_cap_has_the_dearer_number_cancelled_at_once(
+    checking_bot: BotHarness, sandbox: SandboxHandle
+) -> None:
+    alice = await with_token(checking_bot, sandbox, ALICE, ALICE_TOKEN, "500")
+    sandbox.state.set_offer(INDIA_V2, TELEGRAM_V2, cost="15.50", count=10)
+    await open_confirmation(alice)
+    sandbox.state.set_offer(INDIA_V2, TELEGRAM_V2, cost="20", count=10)
+
+    screen = await alice.click("✅ Buy")
+
+    assert "charged 20.00 ₽" in screen.text and "16.00 ₽" in screen.text
+    assert "money is back" in screen.text
+    assert sandbox.balance(ALICE_TOKEN) == Decimal("500")
+    assert await checking_bot.open_activations(ALICE) == []
+
+
+async def test_checking_the_debit_the_record_keeps_what_was_really_paid(
+    checking_bot: BotHarness, sandbox: SandboxHandle
+) -> None:
+    alice = await with_token(checking_bot, sandbox, ALICE, ALICE_TOKEN, "500")
+    sandbox.state.set_offer(INDIA_V2, TELEGRAM_V2, cost="16.50", count=10)
+    await open_confirmation(alice)
     sandbox.state.set_offer(INDIA_V2, TELEGRAM_V2, cost="12", count=10)
 
     screen = await alice.click("✅ Buy")
 
-    [record] = await harness.open_activations(ALICE)
+    [record] = await checking_bot.open_activations(ALICE)
     assert record.price == Decimal("12")
     assert "12.00 ₽" in screen.text
     assert sandbox.balance(ALICE_TOKEN) == Decimal("488")

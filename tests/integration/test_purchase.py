@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.provider.errors import NoNumbers
 from bot.services.activations import ActivationService
+from bot.services.balances import Balances
 from bot.services.catalog import Catalog
 from bot.services.errors import (
     AlreadyBought,
@@ -26,6 +27,7 @@ from bot.services.errors import (
 )
 from bot.services.purchase import PurchaseService
 from bot.store.activations import ActivationStore, State
+from bot.store.balances import BalanceStore
 from bot.store.catalog import CatalogCache
 from bot.store.crypto import TokenCipher
 from bot.store.users import UserStore
@@ -42,12 +44,14 @@ class World:
         self.users = UserStore(redis, self.cipher)
         self.store = ActivationStore(redis)
         self.catalog = Catalog(self.provider, CatalogCache(redis, "mem"))
+        self.balances = Balances(self.provider, BalanceStore(redis))
         self.purchase = PurchaseService(
             self.provider,
             redis,
             self.users,
             self.store,
             self.catalog,
+            self.balances,
             activation_timeout=1200,
             poll_interval=3,
         )
@@ -190,4 +194,18 @@ async def test_code_rules_for_finish_cancel_and_another_code(world: World) -> No
     assert retry.state is State.WAIT_RETRY
     finished = await world.activations.finish(USER, record.key)
     assert finished.state is State.FINISHED
+    assert world.provider.balances[TOKEN] == Decimal("84.50")
+
+
+async def test_a_stale_low_balance_is_read_again_rather_than_refusing_the_purchase(
+    world: World,
+) -> None:
+    quote = await world.purchase.quote(USER, "3", "1")
+    await world.balances.remember(USER, Decimal("1"))  # e.g. a top-up since it was read
+
+    record = await world.purchase.buy(
+        USER, chat_id=USER, message_id=1, nonce=quote.nonce, language="en"
+    )
+
+    assert record.price == Decimal("15.50")
     assert world.provider.balances[TOKEN] == Decimal("84.50")

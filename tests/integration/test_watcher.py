@@ -11,11 +11,13 @@ from redis.asyncio import Redis
 
 from bot.sandbox import StatusChange
 from bot.services.activations import ActivationService
+from bot.services.balances import Balances
 from bot.services.catalog import Catalog
 from bot.services.notifications import PushRefused
 from bot.services.purchase import PurchaseService
 from bot.services.tokens import TokenService
 from bot.store.activations import CloseReason, State
+from bot.store.balances import BalanceStore
 from bot.store.blocked import BlockedStore
 from bot.store.catalog import CatalogCache
 from bot.store.notices import NoticeStore
@@ -422,6 +424,7 @@ async def test_a_number_bought_through_the_purchase_service_gets_its_code(
         users,
         world.store,
         catalog,
+        Balances(world.provider, BalanceStore(redis)),
         activation_timeout=60,
         poll_interval=POLL_INTERVAL,
     )
@@ -611,7 +614,14 @@ async def test_a_token_revoked_at_the_provider_is_told_once_and_a_new_one_takes_
     world = watch_world
     user = 2401
     users = UserStore(redis, world.cipher)
-    tokens = TokenService(world.provider, users, world.store, world.cipher, NoticeStore(redis))
+    tokens = TokenService(
+        world.provider,
+        users,
+        world.store,
+        world.cipher,
+        NoticeStore(redis),
+        Balances(world.provider, BalanceStore(redis)),
+    )
     await users.set_token(user, world.token)
     records = [await world.buy(user) for _ in range(2)]
     world.start()

@@ -59,6 +59,9 @@ class MemoryProvider:
             if (country_id is None or c == country_id) and (service_id is None or s == service_id)
         ]
 
+    def price_cap(self, price: Decimal) -> Decimal:
+        return price
+
     async def buy_number(
         self, token: str, *, service_id: str, country_id: str, max_price: Decimal | None
     ) -> Activation:

@@ -86,6 +86,7 @@ def quote(balance: str = "100", stock: int = 5) -> Quote:
         service=Service(id="3", name="Telegram", code="tg"),
         country=Country(id="14", name="India", iso="in"),
         price=Decimal("23.75"),
+        cap=Decimal("24"),
         stock=stock,
         balance=Decimal(balance),
     )
