@@ -30,14 +30,18 @@ from bot.services.activations import ActivationService
 from bot.services.admin import AdminService
 from bot.services.balances import Balances
 from bot.services.catalog import Catalog
+from bot.services.favourites import FavouritesService
 from bot.services.purchase import PurchaseService
 from bot.services.reachability import Reachability
+from bot.services.replace import ReplaceService
 from bot.services.tokens import TokenService
 from bot.store.activations import ActivationStore
 from bot.store.balances import BalanceStore
 from bot.store.blocked import BlockedStore
 from bot.store.catalog import CatalogCache
 from bot.store.crypto import TokenCipher, load_or_create_key
+from bot.store.early_cancel import EarlyCancelStore
+from bot.store.favourites import FavouriteStore
 from bot.store.notices import NoticeStore
 from bot.store.users import UserStore
 from bot.telegram.flood import FloodWait
@@ -64,6 +68,8 @@ class App:
     tokens: TokenService
     purchase: PurchaseService
     activation_service: ActivationService
+    replace: ReplaceService
+    favourites: FavouritesService
     admin: AdminService
     reachability: Reachability
 
@@ -77,6 +83,8 @@ class App:
             "tokens": self.tokens,
             "purchase": self.purchase,
             "activation_service": self.activation_service,
+            "replace": self.replace,
+            "favourites": self.favourites,
             "admin": self.admin,
             "reachability": self.reachability,
         }
@@ -132,6 +140,29 @@ def build_app(
     activations = ActivationStore(redis)
     catalog = Catalog(provider, CatalogCache(redis, provider.name))
     balances = Balances(provider, BalanceStore(redis))
+    early_cancel = EarlyCancelStore(redis)
+    purchase = PurchaseService(
+        provider,
+        redis,
+        users,
+        activations,
+        catalog,
+        balances,
+        activation_timeout=settings.activation_timeout,
+        poll_interval=settings.poll_interval,
+        early_cancel=early_cancel,
+        request_timeout=settings.smsman_timeout,
+        verify_debit=settings.smsman_verify_debit,
+    )
+    activation_service = ActivationService(
+        provider,
+        activations,
+        cipher,
+        poll_interval=settings.poll_interval,
+        former=former,
+        balances=balances,
+        early_cancel=early_cancel,
+    )
     return App(
         settings=settings,
         redis=redis,
@@ -145,26 +176,10 @@ def build_app(
         activations=activations,
         catalog=catalog,
         tokens=TokenService(provider, users, activations, cipher, NoticeStore(redis), balances),
-        purchase=PurchaseService(
-            provider,
-            redis,
-            users,
-            activations,
-            catalog,
-            balances,
-            activation_timeout=settings.activation_timeout,
-            poll_interval=settings.poll_interval,
-            request_timeout=settings.smsman_timeout,
-            verify_debit=settings.smsman_verify_debit,
-        ),
-        activation_service=ActivationService(
-            provider,
-            activations,
-            cipher,
-            poll_interval=settings.poll_interval,
-            former=former,
-            balances=balances,
-        ),
+        purchase=purchase,
+        activation_service=activation_service,
+        replace=ReplaceService(purchase, activation_service),
+        favourites=FavouritesService(FavouriteStore(redis), catalog),
         admin=AdminService(provider, users, activations),
         reachability=Reachability(BlockedStore(redis), activations),
     )

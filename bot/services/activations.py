@@ -15,6 +15,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from redis.exceptions import RedisError
+
 from bot.provider.base import Provider
 from bot.provider.errors import (
     ActivationNotFound,
@@ -31,6 +33,7 @@ from bot.services.errors import (
     CodeAlreadyReceived,
     NoCodeYet,
     NotYourActivation,
+    ServiceError,
 )
 from bot.store.activations import (
     ActivationRecord,
@@ -40,6 +43,7 @@ from bot.store.activations import (
     State,
 )
 from bot.store.crypto import TokenCipher
+from bot.store.early_cancel import EarlyCancelStore
 from bot.store.locks import LockBusy, held
 
 logger = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ class ActivationService:
         poll_interval: float,
         former: Provider | None = None,
         balances: Balances | None = None,
+        early_cancel: EarlyCancelStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._provider = provider
@@ -74,6 +79,7 @@ class ActivationService:
         self._cipher = cipher
         self._poll_interval = poll_interval
         self._balances = balances
+        self._early_cancel = early_cancel
         self._clock = clock
 
     # --- what the user sees ------------------------------------------------------------
@@ -91,17 +97,20 @@ class ActivationService:
 
     # --- the buttons -------------------------------------------------------------------
 
-    async def cancel(self, user_id: int, key: str) -> ActivationRecord:
+    async def cancel(
+        self, user_id: int, key: str, reason: CloseReason = CloseReason.USER
+    ) -> ActivationRecord:
         """Cancel a number with no code yet; the money returns to the balance.
 
         Raises CancelRefused when the provider will not cancel (an SMS has just arrived, or
         the number was closed on its side): then nothing is refunded, and the watcher is
-        asked to look at the number now."""
+        asked to look at the number now. With `CloseReason.REPLACED` the record lets go of
+        its card, which is about to show the number replacing it."""
         async with self._open_owned(user_id, key) as record:
             if record.codes:
                 raise CodeAlreadyReceived
             try:
-                return await self.cancel_at_provider(record, CloseReason.USER)
+                return await self.cancel_at_provider(record, reason)
             except (AlreadyChanged, BadStatus):
                 logger.info("Activation %s: the provider refused to cancel it", key)
                 await self._store.schedule(key, self._clock())
@@ -177,14 +186,38 @@ class ActivationService:
         try:
             await self.provider_for(record).cancel(self.token_of(record), record.id)
         except EarlyCancelDenied:
-            elapsed = self._clock() - record.created_at
-            raise CancelTooEarly(max(10, int(EARLY_CANCEL_WINDOW - elapsed))) from None
+            raise await self._too_early(record) from None
         except ActivationNotFound:
             # Gone at the provider: its lifetime ended, and one without a code is refunded.
             logger.info("Activation %s was already closed at the provider", record.key)
         if self._balances is not None:
             await self._balances.changed(record.user_id)  # the money is back
         return await self._close(record, State.CANCELLED, reason)
+
+    async def _too_early(self, record: ActivationRecord) -> CancelTooEarly:
+        """A cancel refused for now: learn from it, let the card count down, say how long."""
+        age = self._clock() - record.created_at
+        window = float(EARLY_CANCEL_WINDOW)
+        if self._early_cancel is not None:
+            try:
+                learned = await self._early_cancel.learn(record.provider, age)
+                window = max(window, learned)
+            except RedisError as error:
+                logger.warning("Could not keep the early-cancel window: %s", error)
+        if window <= age:  # refused later than ever seen: the window is longer still
+            window = age + EARLY_CANCEL_WINDOW / 4
+        cancel_after = record.created_at + window
+
+        async def count_down(current: ActivationRecord) -> None:
+            if current.is_open and current.cancel_after < cancel_after:
+                current.cancel_after = cancel_after
+                await self._store.save(current)
+
+        try:
+            await self._write(record, count_down)
+        except (RedisError, ServiceError) as error:
+            logger.warning("Could not note when %s can be cancelled: %s", record.key, error)
+        return CancelTooEarly(max(10, int(cancel_after - self._clock())))
 
     async def finish_at_provider(
         self, record: ActivationRecord, reason: CloseReason
@@ -200,6 +233,8 @@ class ActivationService:
     ) -> ActivationRecord:
         async def close(current: ActivationRecord) -> None:
             if current.is_open:
+                if reason is CloseReason.REPLACED:
+                    current.message_id = None
                 await self._store.close(current, state, reason, self._clock())
 
         return await self._write(record, close)

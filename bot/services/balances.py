@@ -47,10 +47,18 @@ class Balances:
 
     async def recent(self, user_id: int, token: str) -> Decimal:
         """The balance read within the last `fresh` seconds, else asked now."""
+        remembered = await self.remembered(user_id)
+        if remembered is not None:
+            return remembered
+        return await self.read(user_id, token)
+
+    async def remembered(self, user_id: int) -> Decimal | None:
+        """The balance read within the last `fresh` seconds (lowered by purchases since),
+        None when there is none."""
         found = await self._store.get(user_id)
         if found is not None and 0 <= self._clock() - found[1] <= self._fresh:
             return found[0]
-        return await self.read(user_id, token)
+        return None
 
     async def remember(self, user_id: int, amount: Decimal) -> None:
         try:

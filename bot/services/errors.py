@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.store.activations import ActivationRecord
 
 
 class ServiceError(Exception):
@@ -100,3 +104,13 @@ class PurchaseNotRecorded(ServiceError):
     def __init__(self, *, cancelled: bool) -> None:
         super().__init__("bought but not recorded")
         self.cancelled = cancelled
+
+
+class ReplacedWithoutNumber(ServiceError):
+    """🔄 Replace cancelled the number (the money is back) but bought no new one: `reason`
+    says why (no numbers at the price confirmed, the balance, the provider...)."""
+
+    def __init__(self, replaced: ActivationRecord, reason: Exception) -> None:
+        super().__init__(f"{replaced.key} cancelled, no new number: {reason}")
+        self.replaced = replaced
+        self.reason = reason

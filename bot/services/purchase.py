@@ -60,6 +60,7 @@ from bot.services.errors import (
 from bot.services.tokens import require_token
 from bot.store import as_text, keys
 from bot.store.activations import ActivationRecord, ActivationStore, CloseReason, State
+from bot.store.early_cancel import EarlyCancelStore
 from bot.store.locks import LockBusy, held
 from bot.store.users import UserStore
 
@@ -119,6 +120,7 @@ class PurchaseService:
         *,
         activation_timeout: float,
         poll_interval: float,
+        early_cancel: EarlyCancelStore | None = None,
         request_timeout: float = 20.0,
         verify_debit: bool = False,
         clock: Callable[[], float] = time.time,
@@ -133,6 +135,7 @@ class PurchaseService:
         self._poll_interval = poll_interval
         self._request_timeout = request_timeout
         self._verify_debit = verify_debit
+        self._early_cancel = early_cancel
         # checks + buy + balance after + a cancel, one request each, and some room for Redis
         self._longest = 4 * request_timeout + 10
         self._lock_timeout = max(PURCHASE_LOCK_SECONDS, 6 * request_timeout)
@@ -152,16 +155,42 @@ class PurchaseService:
         balance = await self._balances.recent(user_id, token)
         cap = self._provider.price_cap(offer.price)
         nonce = secrets.token_urlsafe(8)
+        await self.keep_confirmation(user_id, nonce, service, country, offer.price, cap)
+        return Quote(nonce, service, country, offer.price, cap, offer.stock, balance)
+
+    @property
+    def provider_name(self) -> str:
+        """The protocol numbers are bought over now (ids mean nothing across protocols)."""
+        return self._provider.name
+
+    def price_cap(self, price: Decimal) -> Decimal:
+        return self._provider.price_cap(price)
+
+    async def keep_confirmation(
+        self,
+        user_id: int,
+        nonce: str,
+        service: Service,
+        country: Country,
+        price: Decimal,
+        cap: Decimal,
+    ) -> bool:
+        """What `buy(nonce)` buys, kept server side; False when `nonce` already holds one
+        (it is never overwritten: a second tap must buy what the first confirmed)."""
         stored = {
             "service": service.model_dump(),
             "country": country.model_dump(),
-            "price": str(offer.price),
+            "price": str(price),
             "cap": str(cap),
         }
-        await self._redis.set(
-            keys.confirmation(user_id, nonce), json.dumps(stored), ex=QUOTE_VALID_SECONDS
+        return bool(
+            await self._redis.set(
+                keys.confirmation(user_id, nonce),
+                json.dumps(stored),
+                ex=QUOTE_VALID_SECONDS,
+                nx=True,
+            )
         )
-        return Quote(nonce, service, country, offer.price, cap, offer.stock, balance)
 
     async def buy(
         self, user_id: int, chat_id: int, message_id: int | None, nonce: str, language: str
@@ -269,7 +298,12 @@ class PurchaseService:
         except ProviderError:
             attempt.sent = False  # refused: nothing was bought, the tap may be retried
             raise
-        charged = await self._charged(user_id, token, balance) if measure else None
+        charged = (
+            await self._charged(user_id, token, balance)
+            if measure and balance is not None
+            else None
+        )
+        window = await self._cancel_window()
         now = self._clock()
         record = ActivationRecord(
             provider=self._provider.name,
@@ -289,6 +323,7 @@ class PurchaseService:
             token=encrypted,
             created_at=now,
             expires_at=now + self._timeout,
+            cancel_after=now + window if window else 0.0,
         )
         if charged is not None and charged > cap:
             await self._cancel_overcharged(attempt, token, activation, record, cap)
@@ -306,20 +341,31 @@ class PurchaseService:
             logger.warning("Could not remember the recent service of a user")
         return record
 
+    async def _cancel_window(self) -> float:
+        """How long the provider is known to refuse cancelling a new number (0: not known)."""
+        if self._early_cancel is None:
+            return 0.0
+        try:
+            return await self._early_cancel.window(self._provider.name)
+        except RedisError:
+            return 0.0
+
     async def _balance_before(
         self, user_id: int, token: str, price: Decimal, *, measure: bool
-    ) -> Decimal:
-        """The balance before buying: asked of the provider when the debit is to be measured
-        or the remembered one is below the price, else the remembered one (no call)."""
+    ) -> Decimal | None:
+        """The balance before buying, to refuse early what it cannot pay for: asked of the
+        provider when the debit is to be measured; else the one remembered from the card
+        (asked again only when it is below the price: it may be stale), or None when none is
+        remembered (no call: the provider refuses a number the balance cannot pay for)."""
         try:
             async with asyncio.timeout(self._request_timeout):
-                balance = (
-                    await self._balances.read(user_id, token)
-                    if measure
-                    else await self._balances.recent(user_id, token)
-                )
-                if balance < price and not measure:
-                    balance = await self._balances.read(user_id, token)  # it may be stale
+                if measure:
+                    balance = await self._balances.read(user_id, token)
+                else:
+                    remembered = await self._balances.remembered(user_id)
+                    if remembered is None or remembered >= price:
+                        return remembered
+                    balance = await self._balances.read(user_id, token)
         except TimeoutError:
             raise ProviderUnavailable("the provider did not answer in time") from None
         if balance < price:

@@ -105,6 +105,7 @@ class CloseReason(StrEnum):
     TIMEOUT = "timeout"  # no code before ACTIVATION_TIMEOUT / finished at expiry
     PROVIDER = "provider"  # cancelled or gone on the provider's side
     BLOCKED = "blocked"  # the user blocked the bot
+    REPLACED = "replaced"  # the user replaced it with a new number (🔄 Replace)
 
 
 class ActivationRecord(BaseModel):
@@ -136,6 +137,9 @@ class ActivationRecord(BaseModel):
     close_reason: CloseReason | None = None
     card_refreshed_at: float = 0.0
     retry_waiting_seen: bool = False  # since "another code", the provider said "waiting"
+    # Before this unix time the provider is expected to refuse a cancel (0: any time); the
+    # card counts down to it instead of letting ❌ Cancel fail.
+    cancel_after: float = 0.0
     version: int = 0  # bumped by every write; a write from a stale copy is refused
 
     @property

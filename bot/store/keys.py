@@ -59,3 +59,15 @@ def catalog(provider: str, what: str) -> str:
 
 def user_balance(user_id: int) -> str:
     return f"{PREFIX}:user:{user_id}:balance"  # the balance last read, briefly (bot.store.balances)
+
+
+def user_favourites(user_id: int) -> str:
+    return f"{PREFIX}:user:{user_id}:favourites"  # list of "<service>|<country>", newest first
+
+
+def early_cancel(provider: str) -> str:
+    return f"{PREFIX}:provider:{provider}:early_cancel"  # seconds a cancel is refused after buying
+
+
+def replace_claim(key: str) -> str:
+    return f"{PREFIX}:replace:{key}"  # the nonce that buys the number replacing `key`
