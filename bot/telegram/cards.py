@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
+from bot.i18n.countries import country_name
 from bot.i18n.translator import Translate
 from bot.provider.models import Country
 from bot.services.purchase import Quote
@@ -66,13 +67,19 @@ def _status(record: ActivationRecord, _: Translate, now: float) -> str:
     return _("❌ Cancelled: the money is back on your balance")
 
 
-def render_card(record: ActivationRecord, _: Translate, now: float) -> str:
-    """The number card: the number to copy, what it is for, price, time left, status, codes."""
+def render_card(
+    record: ActivationRecord, _: Translate, now: float, *, language: str | None = None
+) -> str:
+    """The number card: the number to copy, what it is for, price, time left, status, codes.
+
+    `language` is the one `_` speaks, for the country's name; by default the language the
+    number was bought in."""
+    country = country_name(record.country_name, record.country_iso, language or record.language)
     lines = [
         _("📱 Number: <code>{number}</code>").format(number=escape(format_phone(record.number))),
         _("Service: {service}").format(service=escape(record.service_name)),
         _("Country: {flag} {country}").format(
-            flag=flag(record.country_iso), country=escape(record.country_name)
+            flag=flag(record.country_iso), country=escape(country)
         ),
         _("Price: {price}").format(price=format_money(record.price)),
         "",
@@ -96,15 +103,14 @@ def render_code_message(record: ActivationRecord, code: str, _: Translate) -> st
     )
 
 
-def render_quote(quote: Quote, _: Translate) -> str:
-    """The confirmation card shown before buying."""
+def render_quote(quote: Quote, _: Translate, language: str) -> str:
+    """The confirmation card shown before buying, in `language` (the one `_` speaks)."""
+    country = country_name(quote.country.name, quote.country.iso, language)
     lines = [
         _("🛒 <b>Confirm the purchase</b>"),
         "",
         _("Service: {service}").format(service=escape(quote.service.name)),
-        _("Country: {flag} {country}").format(
-            flag=quote.country.flag, country=escape(quote.country.name)
-        ),
+        _("Country: {flag} {country}").format(flag=quote.country.flag, country=escape(country)),
         _("Price: {price}").format(price=format_money(quote.price)),
         _("Your balance: {balance}").format(balance=format_money(quote.balance)),
         "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.config import Settings
-from bot.i18n.translator import create_i18n, translator
+from bot.i18n.translator import Translate, create_i18n, translator
 from bot.store.activations import CloseReason, State
 from bot.telegram.cards import (
     format_duration,
@@ -52,16 +52,32 @@ def test_card_status_after_codes_and_after_closing() -> None:
     assert "Cancelled: the money is back" in cancelled
 
 
-def test_card_in_russian() -> None:
-    _ = translator(create_i18n(Settings(bot_token="1:x", _env_file=None)), "ru")
+def russian() -> Translate:
+    return translator(create_i18n(Settings(bot_token="1:x", _env_file=None)), "ru")
 
-    card = render_card(record(), _, now=1000.0)
+
+def test_card_in_russian() -> None:
+    card = render_card(record(language="ru"), russian(), now=1000.0)
 
     assert "Номер: <code>+79001234567</code>" in card and "Ждём SMS… осталось 20:00" in card
+    assert "Страна: 🇷🇺 Россия" in card
+
+
+def test_the_country_on_a_card_is_in_the_language_it_is_drawn_in() -> None:
+    bought_in_english = record(language="en", country_name="India", country_iso="in")
+
+    assert "🇮🇳 India" in render_card(bought_in_english, same, 1000.0)
+    assert "🇮🇳 Индия" in render_card(bought_in_english, russian(), 1000.0, language="ru")
+
+
+def test_quote_in_russian_names_the_country_in_russian() -> None:
+    text = render_quote(quote(), russian(), "ru")
+
+    assert "Страна: 🇮🇳 Индия" in text
 
 
 def test_quote_says_how_much_is_missing_when_the_balance_is_short() -> None:
-    text = render_quote(quote(balance="20.00"), same)
+    text = render_quote(quote(balance="20.00"), same, "en")
 
     assert "23.75 ₽" in text and "20.00 ₽" in text
     assert "by at least 3.75 ₽" in text
