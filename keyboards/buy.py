@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aiogram.enums import ButtonStyle
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -98,6 +99,7 @@ def confirm_keyboard(quote: Quote, _: Translate) -> InlineKeyboardMarkup:
     if quote.affordable and quote.stock > 0:
         builder.button(
             text=_("✅ Buy for {price}").format(price=format_money(quote.price)),
+            style=ButtonStyle.SUCCESS,
             callback_data=BuyCallback(nonce=quote.nonce),
         )
     else:

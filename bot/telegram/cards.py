@@ -17,6 +17,7 @@ from bot.services.purchase import Quote
 from bot.store.activations import ActivationRecord, CloseReason, State
 
 _CENT = Decimal("0.01")
+CODES_SHOWN = 5  # the newest code and up to four before it
 
 
 def format_money(amount: Decimal) -> str:
@@ -86,21 +87,28 @@ def render_card(
         _status(record, _, now),
     ]
     if record.codes:
-        codes = ", ".join(f"<code>{escape(code)}</code>" for code in record.codes[-5:])
-        label = _("Code: {codes}") if len(record.codes) == 1 else _("Codes: {codes}")
-        lines.append(label.format(codes=codes))
+        lines.append(_("Code: {code}").format(code=_code(record.codes[-1])))
+        earlier = record.codes[-CODES_SHOWN:-1]
+        if earlier:
+            codes = ", ".join(_code(code) for code in earlier)
+            lines.append(_("Earlier codes: {codes}").format(codes=codes))
     elif record.state is State.WAITING:
         lines.append(_("Use the number now; the code appears here as soon as the SMS arrives."))
     return "\n".join(lines)
 
 
 def render_code_message(record: ActivationRecord, code: str, _: Translate) -> str:
-    """The message that pushes a new code (a new message, so the phone notifies)."""
-    return _("🔔 Code for {service}: <code>{code}</code>\nNumber: <code>{number}</code>").format(
+    """The message that pushes a new code (a new message, so the phone notifies): the code
+    first, so the notification shows it, then what it is for."""
+    return _("🔑 <code>{code}</code>\nCode for {service}\nNumber: <code>{number}</code>").format(
         service=escape(record.service_name),
         code=escape(code),
         number=escape(format_phone(record.number)),
     )
+
+
+def _code(code: str) -> str:
+    return f"<code>{escape(code)}</code>"
 
 
 def render_quote(quote: Quote, _: Translate, language: str) -> str:
