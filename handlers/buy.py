@@ -14,11 +14,12 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.i18n.countries import country_names
 from bot.services.activations import ActivationService
-from bot.services.catalog import Catalog, matches, recent_first
+from bot.services.catalog import Catalog, cheapest_first, matches, recent_first
 from bot.services.errors import (
     AlreadyBought,
     NoToken,
@@ -202,7 +203,12 @@ async def show_countries(
         await show(event, explain(error), back_to_menu(_))
         return
     query = str((await state.get_data()).get("country_query") or "")
-    found = [o for o in offers if matches(query, o.country.name, o.country.iso)]
+    names = country_names((o.country for o in offers), get_i18n().current_locale)
+    found = [
+        o
+        for o in cheapest_first(offers, names)
+        if matches(query, names[o.country.id], o.country.iso, aliases=[o.country.name])
+    ]
     name = escape(service.name)
     if not offers:
         text = _("😔 No numbers for {service} right now. Try later or choose another service.")
@@ -222,7 +228,11 @@ async def show_countries(
         event,
         text.format(service=name, query=escape(query)),
         countries_keyboard(
-            service_id, paginate(found, page, COUNTRIES_PER_PAGE), _, filtered=bool(query)
+            service_id,
+            paginate(found, page, COUNTRIES_PER_PAGE),
+            _,
+            names=names,
+            filtered=bool(query),
         ),
     )
 
@@ -257,7 +267,9 @@ async def confirm(
             "country_id": callback_data.country_id,
         }
     )
-    await show(callback, render_quote(quote, _), confirm_keyboard(quote, _))
+    await show(
+        callback, render_quote(quote, _, get_i18n().current_locale), confirm_keyboard(quote, _)
+    )
 
 
 async def buy(

@@ -8,6 +8,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.activations import ActivationService
@@ -43,10 +44,12 @@ async def my_numbers(
             chat_id, _("You have no numbers yet."), reply_markup=buy_more_keyboard(_)
         )
         return
-    now = time.time()
+    now, language = time.time(), get_i18n().current_locale
     for record in reversed(open_records[:OPEN_CARDS_SHOWN]):  # the newest ends up at the bottom
         await bot.send_message(
-            chat_id, render_card(record, _, now), reply_markup=card_keyboard(record, _)
+            chat_id,
+            render_card(record, _, now, language=language),
+            reply_markup=card_keyboard(record, _),
         )
     if len(open_records) > OPEN_CARDS_SHOWN:
         await bot.send_message(
@@ -101,7 +104,8 @@ async def card_button(
 
 async def redraw(callback: CallbackQuery, bot: Bot, record: ActivationRecord) -> None:
     """Re-render the card the button is on, and the recorded card if that is another one."""
-    text, markup = render_card(record, _, time.time()), card_keyboard(record, _)
+    text = render_card(record, _, time.time(), language=get_i18n().current_locale)
+    markup = card_keyboard(record, _)
     message = callback.message
     if isinstance(message, Message):
         await edit_message(message, text, markup)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from aiogram.enums import ButtonStyle
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -54,23 +57,32 @@ def _choosable(service_id: str) -> bool:
     )
 
 
-def country_label(offer: CountryOffer, _: Translate) -> str:
+def country_label(offer: CountryOffer, _: Translate, name: str | None = None) -> str:
+    """A country's button: "🇮🇳 India · 36.25 ₽ · 120 pcs", with its shown `name` (by default
+    the provider's)."""
     return _("{flag} {country} · {price} · {stock} pcs").format(
         flag=offer.country.flag,
-        country=offer.country.name,
+        country=name or offer.country.name,
         price=format_money(offer.price),
         stock=offer.stock,
     )
 
 
 def countries_keyboard(
-    service_id: str, page: Page[CountryOffer], _: Translate, *, filtered: bool = False
+    service_id: str,
+    page: Page[CountryOffer],
+    _: Translate,
+    *,
+    names: Mapping[str, str] | None = None,
+    filtered: bool = False,
 ) -> InlineKeyboardMarkup:
+    """One country a row; `names` are the shown country names by id (bot.i18n.countries)."""
     builder = InlineKeyboardBuilder()
     for offer in page.items:
         pick = CountryPick(service_id=service_id, country_id=offer.country.id)
         if packable(pick):  # ids too long for a button cannot be chosen
-            builder.button(text=country_label(offer, _), callback_data=pick)
+            name = names.get(offer.country.id) if names else None
+            builder.button(text=country_label(offer, _, name), callback_data=pick)
     builder.adjust(1)
     builder.row(
         *navigation_row(page, lambda n: CountryPage(service_id=service_id, page=n).pack(), _)
@@ -87,6 +99,7 @@ def confirm_keyboard(quote: Quote, _: Translate) -> InlineKeyboardMarkup:
     if quote.affordable and quote.stock > 0:
         builder.button(
             text=_("✅ Buy for {price}").format(price=format_money(quote.price)),
+            style=ButtonStyle.SUCCESS,
             callback_data=BuyCallback(nonce=quote.nonce),
         )
     else:

@@ -1,34 +1,66 @@
-"""The buttons of a number card, which depend on the activation's state."""
+"""The buttons of a number card, which depend on the activation's state, and of a code message.
+
+📋 buttons copy the number or the code to the clipboard in one tap; the texts keep both in
+<code> too, which clients without copy buttons copy on a tap.
+"""
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.enums import ButtonStyle
+from aiogram.types import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n.translator import Translate
 from bot.store.activations import ActivationRecord, State
+from bot.telegram.cards import format_phone
 from keyboards.callbacks import CardAction, CardCallback, packable
+
+COPY_TEXT_LIMIT = 256  # Telegram copies 1–256 characters
 
 
 def card_keyboard(record: ActivationRecord, _: Translate) -> InlineKeyboardMarkup | None:
-    """❌ Cancel while no code came; 🔁 Another code and ✅ Finish after; none once closed."""
-    if not record.is_open or not packable(CardCallback(action=CardAction.ANOTHER, key=record.key)):
-        return None  # closed, or an id too long for a button (the number stays watched)
+    """📋 Copy the number while it is open, above ❌ Cancel while no code came, or 🔁 Another
+    code and ✅ Finish after; nothing once closed."""
+    if not record.is_open:
+        return None
     builder = InlineKeyboardBuilder()
+    number = format_phone(record.number) if record.number.strip() else ""
+    if _copyable(number):
+        builder.row(
+            InlineKeyboardButton(text=_("📋 Copy number"), copy_text=CopyTextButton(text=number))
+        )
+    # an id too long for a button gets no action buttons (the number stays watched)
+    if packable(CardCallback(action=CardAction.ANOTHER, key=record.key)):
+        builder.row(*_actions(record, _))
+    markup = builder.as_markup()
+    return markup if markup.inline_keyboard else None
+
+
+def _actions(record: ActivationRecord, _: Translate) -> list[InlineKeyboardButton]:
+    def button(
+        text: str, action: CardAction, style: ButtonStyle | None = None
+    ) -> InlineKeyboardButton:
+        data = CardCallback(action=action, key=record.key).pack()
+        return InlineKeyboardButton(text=text, callback_data=data, style=style)
+
     if not record.codes:
-        builder.button(
-            text=_("❌ Cancel (money back)"),
-            callback_data=CardCallback(action=CardAction.CANCEL, key=record.key),
-        )
-    else:
-        if record.state is State.CODE:
-            builder.button(
-                text=_("🔁 Another code"),
-                callback_data=CardCallback(action=CardAction.ANOTHER, key=record.key),
-            )
-        builder.button(
-            text=_("✅ Finish"),
-            callback_data=CardCallback(action=CardAction.FINISH, key=record.key),
-        )
-    builder.adjust(2)
+        return [button(_("❌ Cancel (money back)"), CardAction.CANCEL, ButtonStyle.DANGER)]
+    another = (
+        [button(_("🔁 Another code"), CardAction.ANOTHER)] if record.state is State.CODE else []
+    )
+    return [*another, button(_("✅ Finish"), CardAction.FINISH)]
+
+
+def code_keyboard(code: str, _: Translate) -> InlineKeyboardMarkup | None:
+    """📋 Copy the code, under the message that brings it (none for a code Telegram would not
+    copy: empty or longer than 256 characters)."""
+    code = code.strip()
+    if not _copyable(code):
+        return None
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("📋 Copy code"), copy_text=CopyTextButton(text=code))
     return builder.as_markup()
+
+
+def _copyable(text: str) -> bool:
+    return 1 <= len(text) <= COPY_TEXT_LIMIT

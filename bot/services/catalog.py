@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -128,7 +128,7 @@ class Catalog:
             for offer in await self._offers(token, service_id)
             if offer.country_id in countries
         ]
-        return sorted(lines, key=lambda line: (line.stock <= 0, line.price, line.country.name))
+        return cheapest_first(lines)
 
     async def offer(self, token: str, service_id: str, country_id: str) -> Offer | None:
         """The price and stock of one service in one country, from the shared cache."""
@@ -307,12 +307,33 @@ def recent_first(services: Sequence[Service], recent_ids: Sequence[str]) -> list
     return recent + [service for service in services if service.id not in seen]
 
 
-def matches(query: str, name: str, code: str | None = None) -> bool:
-    """What the user typed finds this name ("tele" finds Telegram) or exact short code ("tg")."""
-    wanted = query.strip().casefold()
+def matches(query: str, name: str, code: str | None = None, *, aliases: Iterable[str] = ()) -> bool:
+    """What the user typed finds this name or one of its `aliases` ("tele" finds Telegram,
+    "инд" finds India shown as "Индия") or the exact short code ("tg")."""
+    wanted = fold(query.strip())
     if not wanted:
         return True
-    return wanted in name.casefold() or (code is not None and wanted == code.casefold())
+    return any(wanted in fold(text) for text in (name, *aliases)) or (
+        code is not None and wanted == code.casefold()
+    )
+
+
+def cheapest_first(
+    offers: Iterable[CountryOffer], names: Mapping[str, str] | None = None
+) -> list[CountryOffer]:
+    """In stock first, cheapest first, then by the country's name: its shown name from
+    `names` (by country id) when given, else the provider's."""
+
+    def name(offer: CountryOffer) -> str:
+        country = offer.country
+        return fold(names.get(country.id, country.name) if names else country.name)
+
+    return sorted(offers, key=lambda offer: (offer.stock <= 0, offer.price, name(offer)))
+
+
+def fold(text: str) -> str:
+    """Text as search and sorting compare it: case-folded, "ё" as "е", ’ as '."""
+    return text.casefold().replace("ё", "е").replace("’", "'")
 
 
 def _service_rank(service: Service, stock: int) -> tuple[int, int, str]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
+from bot.i18n.countries import country_name
 from bot.i18n.translator import Translate
 from bot.provider.models import Country
 from bot.services.purchase import Quote
 from bot.store.activations import ActivationRecord, CloseReason, State
 
 _CENT = Decimal("0.01")
+CODES_SHOWN = 5  # the newest code and up to four before it
 
 
 def format_money(amount: Decimal) -> str:
@@ -66,45 +68,57 @@ def _status(record: ActivationRecord, _: Translate, now: float) -> str:
     return _("❌ Cancelled: the money is back on your balance")
 
 
-def render_card(record: ActivationRecord, _: Translate, now: float) -> str:
-    """The number card: the number to copy, what it is for, price, time left, status, codes."""
+def render_card(
+    record: ActivationRecord, _: Translate, now: float, *, language: str | None = None
+) -> str:
+    """The number card: the number to copy, what it is for, price, time left, status, codes.
+
+    `language` is the one `_` speaks, for the country's name; by default the language the
+    number was bought in."""
+    country = country_name(record.country_name, record.country_iso, language or record.language)
     lines = [
         _("📱 Number: <code>{number}</code>").format(number=escape(format_phone(record.number))),
         _("Service: {service}").format(service=escape(record.service_name)),
         _("Country: {flag} {country}").format(
-            flag=flag(record.country_iso), country=escape(record.country_name)
+            flag=flag(record.country_iso), country=escape(country)
         ),
         _("Price: {price}").format(price=format_money(record.price)),
         "",
         _status(record, _, now),
     ]
     if record.codes:
-        codes = ", ".join(f"<code>{escape(code)}</code>" for code in record.codes[-5:])
-        label = _("Code: {codes}") if len(record.codes) == 1 else _("Codes: {codes}")
-        lines.append(label.format(codes=codes))
+        lines.append(_("Code: {code}").format(code=_code(record.codes[-1])))
+        earlier = record.codes[-CODES_SHOWN:-1]
+        if earlier:
+            codes = ", ".join(_code(code) for code in earlier)
+            lines.append(_("Earlier codes: {codes}").format(codes=codes))
     elif record.state is State.WAITING:
         lines.append(_("Use the number now; the code appears here as soon as the SMS arrives."))
     return "\n".join(lines)
 
 
 def render_code_message(record: ActivationRecord, code: str, _: Translate) -> str:
-    """The message that pushes a new code (a new message, so the phone notifies)."""
-    return _("🔔 Code for {service}: <code>{code}</code>\nNumber: <code>{number}</code>").format(
+    """The message that pushes a new code (a new message, so the phone notifies): the code
+    first, so the notification shows it, then what it is for."""
+    return _("🔑 <code>{code}</code>\nCode for {service}\nNumber: <code>{number}</code>").format(
         service=escape(record.service_name),
         code=escape(code),
         number=escape(format_phone(record.number)),
     )
 
 
-def render_quote(quote: Quote, _: Translate) -> str:
-    """The confirmation card shown before buying."""
+def _code(code: str) -> str:
+    return f"<code>{escape(code)}</code>"
+
+
+def render_quote(quote: Quote, _: Translate, language: str) -> str:
+    """The confirmation card shown before buying, in `language` (the one `_` speaks)."""
+    country = country_name(quote.country.name, quote.country.iso, language)
     lines = [
         _("🛒 <b>Confirm the purchase</b>"),
         "",
         _("Service: {service}").format(service=escape(quote.service.name)),
-        _("Country: {flag} {country}").format(
-            flag=quote.country.flag, country=escape(quote.country.name)
-        ),
+        _("Country: {flag} {country}").format(flag=quote.country.flag, country=escape(country)),
         _("Price: {price}").format(price=format_money(quote.price))
         if quote.cap <= quote.price
         else _("Price: {price} now, at most {cap}").format(

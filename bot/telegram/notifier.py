@@ -30,11 +30,14 @@ from bot.i18n.translator import translator
 from bot.services.notifications import PushRefused, RecipientGone
 from bot.store.activations import ActivationRecord, ActivationStore
 from bot.telegram.cards import format_phone, render_card, render_code_message
-from keyboards.card import card_keyboard
+from keyboards.card import card_keyboard, code_keyboard
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# 🎉, one of the message effects every bot may send (Bot API `message_effect_id`).
+CODE_EFFECT_ID = "5046509860389126442"
 
 _GONE_CHAT = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
 _GONE_MESSAGE = ("message to edit not found", "message can't be edited", "message_id_invalid")
@@ -69,7 +72,8 @@ class TelegramNotifier:
         self._clock = clock
 
     async def code_received(self, record: ActivationRecord, code: str) -> None:
-        """A new message with the code, in reply to the card (the phone notifies).
+        """A new message with the code and a button that copies it, in reply to the card (the
+        phone notifies), with a 🎉 effect in a private chat.
 
         Only the message: once it is sent the code counts as delivered, and the card is
         updated apart (`card_changed`), so a slow or failing card edit never re-sends it.
@@ -80,11 +84,27 @@ class TelegramNotifier:
             if record.message_id is not None
             else None
         )
-        await self._call(
-            lambda: self._bot.send_message(
-                record.chat_id, render_code_message(record, code, _), reply_parameters=reply
+        text, markup = render_code_message(record, code, _), code_keyboard(code, _)
+
+        async def send(effect: str | None) -> None:
+            await self._call(
+                lambda: self._bot.send_message(
+                    record.chat_id,
+                    text,
+                    reply_parameters=reply,
+                    reply_markup=markup,
+                    message_effect_id=effect,
+                )
             )
-        )
+
+        effect = CODE_EFFECT_ID if record.chat_id > 0 else None  # effects: private chats only
+        try:
+            await send(effect)
+        except PushRefused as error:
+            if effect is None or "effect" not in str(error).lower():
+                raise
+            logger.warning("Telegram refused the message effect, sending without: %s", error)
+            await send(None)  # the code matters, the effect does not
 
     async def token_rejected(self, record: ActivationRecord) -> None:
         _ = translator(self._i18n, record.language)

@@ -7,8 +7,11 @@ Tests act as Telegram users through `FakeUser` and read back what the bot sent.
 What makes it strict: the rules Telegram enforces are enforced here with Telegram's own error
 descriptions, so a bot that passes against the fake does not trip on them in production:
 HTML that Telegram cannot parse, text over 4096 characters, callback data over 64 bytes, more
-than 100 inline buttons, edits that change nothing, answers to expired callback queries,
-messages to chats the bot cannot reach, two pollers at once, getUpdates while a webhook is set.
+than 100 inline buttons, copy buttons outside 1-256 characters, button styles other than
+"danger", "success" and "primary", unknown message effects, edits that change nothing, answers
+to expired callback queries, messages to chats the bot cannot reach, two pollers at once,
+getUpdates while a webhook is set. (Where Telegram's wording is not known, that of a malformed
+copy button or style, the description is the fake's own, in Telegram's manner.)
 
 getUpdates is Telegram's: real long polling, updates sent again until confirmed with `offset`,
 and a new poll ends a pending one with 409 Conflict, so of two bot processes polling one fake
@@ -62,6 +65,8 @@ MAX_TEXT_LENGTH = 4096
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_INLINE_BUTTONS = 100
 MAX_CALLBACK_ANSWER_LENGTH = 200
+MAX_COPY_TEXT_LENGTH = 256
+BUTTON_STYLES = frozenset({"danger", "success", "primary"})
 
 UNAUTHORIZED = "Unauthorized"
 NOT_FOUND = "Not Found"
@@ -198,10 +203,12 @@ def _bad_request(reason: str) -> TelegramError:
 
 
 class Button(NamedTuple):
-    """One inline button as the user sees it; `callback_data` is None for URL and other kinds."""
+    """One inline button as the user sees it; `callback_data` is None for URL and other kinds,
+    `copy_text` what a copy button puts on the clipboard."""
 
     text: str
     callback_data: str | None
+    copy_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,7 +266,14 @@ class ChatMessage:
         """Rows of inline buttons as (text, callback_data); empty without an inline keyboard."""
         markup = self.reply_markup or {}
         return [
-            [Button(str(button.get("text", "")), button.get("callback_data")) for button in row]
+            [
+                Button(
+                    str(button.get("text", "")),
+                    button.get("callback_data"),
+                    (button.get("copy_text") or {}).get("text"),
+                )
+                for button in row
+            ]
             for row in markup.get("inline_keyboard", [])
         ]
 
@@ -409,6 +423,36 @@ class _Params:
                 return None
             raise _bad_request(f"can't parse {what} JSON object")
         return value
+
+
+def inline_button_error(button: Any) -> str | None:
+    """Why Telegram refuses this inline keyboard button (what follows "Bad Request: "), or None.
+
+    Shared with the handler tests' recording session (tests.fixtures.bot)."""
+    if not isinstance(button, dict) or not isinstance(button.get("text"), str):
+        return 'can\'t parse InlineKeyboardButton: Field "text" must be of type String'
+    if not any(button.get(action) not in (None, "") for action in _BUTTON_ACTIONS):
+        return TEXT_BUTTONS_UNALLOWED
+    style = button.get("style")
+    if style is not None and style not in BUTTON_STYLES:
+        return f'can\'t parse InlineKeyboardButton: unknown button style "{style}"'
+    data = button.get("callback_data")
+    if data is not None and (
+        not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES
+    ):
+        return "BUTTON_DATA_INVALID"
+    url = button.get("url")
+    if url is not None and (
+        not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https", "tg")
+    ):
+        return f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL"
+    copy = button.get("copy_text")
+    if copy is not None:
+        if not isinstance(copy, dict) or not isinstance(copy.get("text"), str):
+            return 'can\'t parse InlineKeyboardButton: Field "copy_text" must be of type Object'
+        if not 1 <= len(copy["text"]) <= MAX_COPY_TEXT_LENGTH:
+            return "BUTTON_COPY_TEXT_INVALID"
+    return None
 
 
 def _trim(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -1388,24 +1432,9 @@ class FakeTelegram:
         if sum(len(row) for row in rows) > MAX_INLINE_BUTTONS:
             raise _bad_request("reply markup is too long")
         for button in (button for row in rows for button in row):
-            if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                raise _bad_request(
-                    'can\'t parse InlineKeyboardButton: Field "text" must be of type String'
-                )
-            if not any(button.get(action) not in (None, "") for action in _BUTTON_ACTIONS):
-                raise _bad_request(TEXT_BUTTONS_UNALLOWED)
-            data = button.get("callback_data")
-            if data is not None and (
-                not isinstance(data, str)
-                or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES
-            ):
-                raise _bad_request("BUTTON_DATA_INVALID")
-            url = button.get("url")
-            if url is not None and (
-                not isinstance(url, str)
-                or urllib.parse.urlsplit(url).scheme not in ("http", "https", "tg")
-            ):
-                raise _bad_request(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")
+            reason = inline_button_error(button)
+            if reason is not None:
+                raise _bad_request(reason)
 
     def _reply_target(self, user: FakeUser, params: _Params) -> ChatMessage | None:
         reply = params.json("reply_parameters", "reply parameters")
@@ -1441,6 +1470,9 @@ class FakeTelegram:
     def _send_message(self, params: _Params) -> dict[str, Any]:
         user = self._chat_user(params)
         version = self._content(params)
+        effect = params.text("message_effect_id")  # the fake's chats are all private ones
+        if effect is not None and not effect.isdigit():
+            raise _bad_request("EFFECT_ID_INVALID")
         reply_to = self._reply_target(user, params)
         message = user._add_message(from_bot=True, version=version, reply_to=reply_to)
         return self._message_payload(message)

@@ -60,7 +60,7 @@ async def test_a_code_arrives_as_a_new_message_and_the_card_offers_another_or_fi
     assert pushed[0].reply_to == card.message_id
     card_now = alice.session.message(ALICE, card.message_id)
     assert "481516" in card_now.text and "Code received" in card_now.text
-    assert card_now.labels == ["🔁 Another code", "✅ Finish"]
+    assert card_now.labels == ["📋 Copy number", "🔁 Another code", "✅ Finish"]
 
 
 async def test_cancel_after_a_code_is_refused_and_the_card_is_brought_up_to_date(
@@ -85,7 +85,8 @@ async def test_another_code_then_finish(
     again = await alice.click("🔁 Another code", on=card)
 
     assert "another SMS" in again.alert
-    assert "Waiting for another SMS" in again.text and again.labels == ["✅ Finish"]
+    assert "Waiting for another SMS" in again.text
+    assert again.labels == ["📋 Copy number", "✅ Finish"]
     assert sandbox.activation(record.id).status == "wait_retry"
 
     await harness.arrive_code(sandbox, record, "222222")

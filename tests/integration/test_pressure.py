@@ -40,7 +40,7 @@ from tests.fixtures.e2e import LaunchBot, start_polling_bot
 from tests.fixtures.sandbox import SandboxHandle
 from tests.fixtures.watcher import WatchWorld, eventually
 
-CODE_IN_PUSH = re.compile(r"Code for .*: (\d{6})")
+CODE_IN_PUSH = re.compile(r"🔑 (\d{6})\nCode for ")
 
 
 def code_of(record: ActivationRecord) -> str:

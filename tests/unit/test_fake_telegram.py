@@ -32,6 +32,7 @@ from aiogram.types import (
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
     CallbackQuery,
+    CopyTextButton,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -380,6 +381,41 @@ async def test_a_button_without_an_action_is_refused(bot: Bot, user: FakeUser) -
         await bot.send_message(user.id, "menu", reply_markup=markup)
 
     assert refused.value.message == f"Bad Request: {TEXT_BUTTONS_UNALLOWED}"
+
+
+async def test_copy_buttons_copy_1_to_256_characters(bot: Bot, user: FakeUser) -> None:
+    def keyboard(text: str) -> InlineKeyboardMarkup:
+        button = InlineKeyboardButton(text="📋 Copy", copy_text=CopyTextButton(text=text))
+        return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+    await bot.send_message(user.id, "fits", reply_markup=keyboard("7" * 256))
+    assert user.last_message.buttons == [[Button("📋 Copy", None, "7" * 256)]]
+
+    for text in ("", "7" * 257):
+        with pytest.raises(TelegramBadRequest) as refused:
+            await bot.send_message(user.id, "refused", reply_markup=keyboard(text))
+        assert refused.value.message == "Bad Request: BUTTON_COPY_TEXT_INVALID"
+
+
+async def test_button_styles_are_the_three_telegram_knows(bot: Bot, user: FakeUser) -> None:
+    def keyboard(style: str) -> InlineKeyboardMarkup:
+        button = InlineKeyboardButton(text="Go", callback_data="go", style=style)
+        return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+    for style in ("danger", "success", "primary"):
+        await bot.send_message(user.id, style, reply_markup=keyboard(style))
+
+    with pytest.raises(TelegramBadRequest) as refused:
+        await bot.send_message(user.id, "red", reply_markup=keyboard("red"))
+    assert "style" in refused.value.message
+
+
+async def test_a_message_effect_is_an_effect_id(bot: Bot, user: FakeUser) -> None:
+    await bot.send_message(user.id, "🎉", message_effect_id="5046509860389126442")
+
+    with pytest.raises(TelegramBadRequest) as refused:
+        await bot.send_message(user.id, "party", message_effect_id="party")
+    assert refused.value.message == "Bad Request: EFFECT_ID_INVALID"
 
 
 async def test_at_most_100_inline_buttons(bot: Bot, user: FakeUser) -> None:

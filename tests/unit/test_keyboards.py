@@ -13,7 +13,7 @@ from bot.services.purchase import Quote
 from bot.store.activations import ActivationRecord, CloseReason, State
 from keyboards.buy import confirm_keyboard, countries_keyboard, services_keyboard
 from keyboards.callbacks import CardAction, CardCallback, CountryPick
-from keyboards.card import card_keyboard
+from keyboards.card import card_keyboard, code_keyboard
 from keyboards.pagination import paginate
 
 
@@ -48,8 +48,30 @@ def labels(markup: InlineKeyboardMarkup | None) -> list[str]:
 
 
 def all_data(markup: InlineKeyboardMarkup | None) -> list[str]:
+    """The callback data of the buttons that send some (copy buttons send none)."""
     assert markup is not None
-    return [str(button.callback_data) for row in markup.inline_keyboard for button in row]
+    return [
+        button.callback_data
+        for row in markup.inline_keyboard
+        for button in row
+        if button.callback_data is not None
+    ]
+
+
+def copied(markup: InlineKeyboardMarkup | None) -> list[str]:
+    """What the copy buttons copy."""
+    assert markup is not None
+    return [
+        button.copy_text.text
+        for row in markup.inline_keyboard
+        for button in row
+        if button.copy_text is not None
+    ]
+
+
+def styles(markup: InlineKeyboardMarkup | None) -> dict[str, str | None]:
+    assert markup is not None
+    return {button.text: button.style for row in markup.inline_keyboard for button in row}
 
 
 @pytest.mark.parametrize("action", list(CardAction))
@@ -62,13 +84,44 @@ def test_card_buttons_fit_64_bytes_with_long_activation_ids(action: CardAction) 
 
 
 def test_card_buttons_follow_the_state_of_the_number() -> None:
-    assert labels(card_keyboard(record(), same)) == ["❌ Cancel (money back)"]
+    copy = "📋 Copy number"
+    assert labels(card_keyboard(record(), same)) == [copy, "❌ Cancel (money back)"]
     with_code = record(state=State.CODE, codes=["1234"])
-    assert labels(card_keyboard(with_code, same)) == ["🔁 Another code", "✅ Finish"]
+    assert labels(card_keyboard(with_code, same)) == [copy, "🔁 Another code", "✅ Finish"]
     retrying = record(state=State.WAIT_RETRY, codes=["1234"])
-    assert labels(card_keyboard(retrying, same)) == ["✅ Finish"]
+    assert labels(card_keyboard(retrying, same)) == [copy, "✅ Finish"]
     closed = record(state=State.CANCELLED, close_reason=CloseReason.USER)
     assert card_keyboard(closed, same) is None
+
+
+def test_the_card_copies_the_number_as_shown_and_cancel_looks_dangerous() -> None:
+    markup = card_keyboard(record(number="79001234567"), same)
+
+    assert copied(markup) == ["+79001234567"]
+    assert styles(markup) == {"📋 Copy number": None, "❌ Cancel (money back)": "danger"}
+
+
+def test_an_activation_id_too_long_for_buttons_still_gets_the_copy_button() -> None:
+    long_id = record(id="1" * 80)
+
+    markup = card_keyboard(long_id, same)
+
+    assert labels(markup) == ["📋 Copy number"] and all_data(markup) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("481516", ["481516"]), (" 1234 ", ["1234"]), ("7" * 256, ["7" * 256])],
+)
+def test_the_code_message_copies_the_code(code: str, expected: list[str]) -> None:
+    markup = code_keyboard(code, same)
+
+    assert labels(markup) == ["📋 Copy code"] and copied(markup) == expected
+
+
+@pytest.mark.parametrize("code", ["", "   ", "7" * 257])
+def test_no_copy_button_for_a_code_telegram_would_not_copy(code: str) -> None:
+    assert code_keyboard(code, same) is None
 
 
 def test_card_buttons_carry_the_activation_key_for_a_long_id() -> None:
@@ -96,6 +149,7 @@ def test_the_buy_button_carries_the_nonce_never_the_price() -> None:
     markup = confirm_keyboard(quote(), same)
 
     assert labels(markup)[0] == "✅ Buy for 23.75 ₽"
+    assert styles(markup)["✅ Buy for 23.75 ₽"] == "success"
     assert all("23.75" not in data for data in all_data(markup))
     assert "AbCdEfGhIjK" in all_data(markup)[0]
 
