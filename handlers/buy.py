@@ -17,7 +17,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n.countries import country_names
+from bot.i18n.countries import country_name, country_names
 from bot.services.activations import ActivationService
 from bot.services.catalog import Catalog, cheapest_first, matches, recent_first
 from bot.services.errors import (
@@ -29,6 +29,7 @@ from bot.services.errors import (
     PurchaseOutcomeUnknown,
     UnknownChoice,
 )
+from bot.services.favourites import FavouritesService
 from bot.services.purchase import PurchaseService
 from bot.services.tokens import TokenService
 from bot.store.users import UserStore
@@ -44,12 +45,17 @@ from keyboards.buy import (
     after_failed_buy,
     confirm_keyboard,
     countries_keyboard,
+    favourites_keyboard,
     services_keyboard,
 )
 from keyboards.callbacks import (
+    BuyAgain,
     BuyCallback,
     CountryPage,
     CountryPick,
+    FavouriteRemove,
+    FavouritesMenu,
+    FavouriteToggle,
     MenuAction,
     MenuCallback,
     ServicePage,
@@ -66,11 +72,16 @@ Event = Message | CallbackQuery
 
 
 async def start_buying(
-    event: Event, state: FSMContext, tokens: TokenService, catalog: Catalog, users: UserStore
+    event: Event,
+    state: FSMContext,
+    tokens: TokenService,
+    catalog: Catalog,
+    users: UserStore,
+    favourites: FavouritesService,
 ) -> None:
     await state.set_state(BuyForm.choosing_service)
     await state.update_data(service_query="")
-    await show_services(event, state, tokens, catalog, users, page=0)
+    await show_services(event, state, tokens, catalog, users, favourites, page=0)
 
 
 async def services_page(
@@ -80,17 +91,25 @@ async def services_page(
     tokens: TokenService,
     catalog: Catalog,
     users: UserStore,
+    favourites: FavouritesService,
 ) -> None:
     await state.set_state(BuyForm.choosing_service)
-    await show_services(callback, state, tokens, catalog, users, page=callback_data.page)
+    await show_services(
+        callback, state, tokens, catalog, users, favourites, page=callback_data.page
+    )
 
 
 async def search_services(
-    message: Message, state: FSMContext, tokens: TokenService, catalog: Catalog, users: UserStore
+    message: Message,
+    state: FSMContext,
+    tokens: TokenService,
+    catalog: Catalog,
+    users: UserStore,
+    favourites: FavouritesService,
 ) -> None:
     assert message.text is not None
     await state.update_data(service_query=message.text.strip()[:64])
-    await show_services(message, state, tokens, catalog, users, page=0)
+    await show_services(message, state, tokens, catalog, users, favourites, page=0)
 
 
 async def show_services(
@@ -99,12 +118,16 @@ async def show_services(
     tokens: TokenService,
     catalog: Catalog,
     users: UserStore,
+    favourites: FavouritesService,
     page: int,
 ) -> None:
+    """Favourites' services first, then the recently used ones, then the most popular."""
     user_id = _user_id(event)
     try:
         token = await tokens.require_token(user_id)
-        services = recent_first(await catalog.services(token), await users.recent_services(user_id))
+        saved = await favourites.service_ids(user_id)
+        first = [*saved, *await users.recent_services(user_id)]
+        services = recent_first(await catalog.services(token), first)
     except NoToken:
         await ask_for_token(event, state)
         return
@@ -133,7 +156,12 @@ async def show_services(
     await show(
         event,
         text,
-        services_keyboard(paginate(found, page, SERVICES_PER_PAGE), _, filtered=bool(query)),
+        services_keyboard(
+            paginate(found, page, SERVICES_PER_PAGE),
+            _,
+            filtered=bool(query),
+            favourites=bool(saved) and page == 0,
+        ),
     )
 
 
@@ -245,31 +273,134 @@ async def confirm(
     callback_data: CountryPick,
     state: FSMContext,
     purchase: PurchaseService,
+    favourites: FavouritesService,
 ) -> None:
-    """A fresh price, stock and balance; ✅ Buy only when the number can be bought."""
+    """The confirmation card, in place of the menu: price and stock from the shared catalog,
+    a recent balance; ✅ Buy only when the number can be bought."""
+    await show_confirmation(
+        callback, state, purchase, favourites, callback_data.service_id, callback_data.country_id
+    )
+
+
+async def buy_again(
+    callback: CallbackQuery,
+    callback_data: BuyAgain,
+    state: FSMContext,
+    purchase: PurchaseService,
+    favourites: FavouritesService,
+) -> None:
+    """🔁 Buy again: a new confirmation card below, the finished card left as it is."""
+    await show_confirmation(
+        callback,
+        state,
+        purchase,
+        favourites,
+        callback_data.service_id,
+        callback_data.country_id,
+        new_message=True,
+    )
+
+
+async def toggle_favourite(
+    callback: CallbackQuery,
+    callback_data: FavouriteToggle,
+    state: FSMContext,
+    purchase: PurchaseService,
+    favourites: FavouritesService,
+    callback_answer: CallbackAnswer,
+) -> None:
+    """⭐ on the confirmation card: save or remove the pair, and redraw the card."""
+    saved = await favourites.toggle(
+        callback.from_user.id, callback_data.service_id, callback_data.country_id
+    )
+    callback_answer.text = (
+        _("⭐ Saved: it comes first under /buy.") if saved else _("Removed from favourites.")
+    )
+    await show_confirmation(
+        callback, state, purchase, favourites, callback_data.service_id, callback_data.country_id
+    )
+
+
+async def show_confirmation(
+    callback: CallbackQuery,
+    state: FSMContext,
+    purchase: PurchaseService,
+    favourites: FavouritesService,
+    service_id: str,
+    country_id: str,
+    *,
+    new_message: bool = False,
+) -> None:
+    user_id = callback.from_user.id
     try:
-        quote = await purchase.quote(
-            callback.from_user.id, callback_data.service_id, callback_data.country_id
-        )
+        quote = await purchase.quote(user_id, service_id, country_id)
     except NoToken:
         await ask_for_token(callback, state)
         return
     except EXPECTED_ERRORS as error:
-        await show(
-            callback, explain(error), after_failed_buy(_, service_id=callback_data.service_id)
-        )
+        markup = after_failed_buy(_, service_id=service_id)
+        if new_message and isinstance(callback.message, Message):
+            await callback.message.answer(explain(error), reply_markup=markup)
+        else:
+            await show(callback, explain(error), markup)
         return
     await state.set_state(None)  # typing no longer searches; the ids stay for "back"
     await state.update_data(
-        quote={
-            "nonce": quote.nonce,
-            "service_id": callback_data.service_id,
-            "country_id": callback_data.country_id,
-        }
+        quote={"nonce": quote.nonce, "service_id": service_id, "country_id": country_id}
     )
-    await show(
-        callback, render_quote(quote, _, get_i18n().current_locale), confirm_keyboard(quote, _)
+    text = render_quote(quote, _, get_i18n().current_locale)
+    markup = confirm_keyboard(
+        quote, _, favourite=await favourites.contains(user_id, service_id, country_id)
     )
+    if new_message and isinstance(callback.message, Message):
+        await callback.message.answer(text, reply_markup=markup)
+    else:
+        await show(callback, text, markup)
+
+
+# --- favourites ----------------------------------------------------------------------------
+
+
+async def favourites_menu(
+    callback: CallbackQuery, tokens: TokenService, favourites: FavouritesService
+) -> None:
+    await show_favourites(callback, tokens, favourites)
+
+
+async def remove_favourite(
+    callback: CallbackQuery,
+    callback_data: FavouriteRemove,
+    tokens: TokenService,
+    favourites: FavouritesService,
+    callback_answer: CallbackAnswer,
+) -> None:
+    await favourites.remove(
+        callback.from_user.id, callback_data.service_id, callback_data.country_id
+    )
+    callback_answer.text = _("Removed from favourites.")
+    await show_favourites(callback, tokens, favourites)
+
+
+async def show_favourites(
+    callback: CallbackQuery, tokens: TokenService, favourites: FavouritesService
+) -> None:
+    user_id = callback.from_user.id
+    try:
+        pairs = await favourites.pairs(user_id, await tokens.require_token(user_id))
+    except EXPECTED_ERRORS as error:
+        await show(callback, explain(error), back_to_menu(_))
+        return
+    language = get_i18n().current_locale
+    rows = [
+        (pair.service, pair.country, country_name(pair.country.name, pair.country.iso, language))
+        for pair in pairs
+    ]
+    text = (
+        _("⭐ <b>Favourites</b>\nTap one to see its price now and buy; ✖ removes it.")
+        if rows
+        else _("⭐ No favourites yet. Tap ⭐ on a confirmation card to save a service and country.")
+    )
+    await show(callback, text, favourites_keyboard(rows, _))
 
 
 async def buy(
@@ -356,5 +487,9 @@ def create_router() -> Router:
         search_countries, BuyForm.choosing_country, F.text, ~F.text.startswith("/")
     )
     router.callback_query.register(confirm, CountryPick.filter())
+    router.callback_query.register(buy_again, BuyAgain.filter())
+    router.callback_query.register(toggle_favourite, FavouriteToggle.filter())
+    router.callback_query.register(favourites_menu, FavouritesMenu.filter())
+    router.callback_query.register(remove_favourite, FavouriteRemove.filter())
     router.callback_query.register(buy, BuyCallback.filter())
     return router

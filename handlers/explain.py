@@ -32,6 +32,7 @@ from bot.services.errors import (
     PurchaseNotRecorded,
     PurchaseOutcomeUnknown,
     QuoteExpired,
+    ReplacedWithoutNumber,
     ServiceError,
     UnknownChoice,
 )
@@ -124,6 +125,10 @@ def explain(error: Exception) -> str:
             return _(
                 "SMS-man allows cancelling a little later: try again in about {seconds} s."
             ).format(seconds=error.retry_in)
+        case ReplacedWithoutNumber():
+            return _(
+                "The number is cancelled and the money is back, but no new one was bought: {reason}"
+            ).format(reason=explain(error.reason))
     return _("Something went wrong. Please try again.")
 
 

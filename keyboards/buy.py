@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aiogram.enums import ButtonStyle
 from aiogram.filters.callback_data import CallbackData
@@ -10,14 +10,18 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n.translator import Translate
-from bot.provider.models import Service
+from bot.provider.models import Country, Service
 from bot.services.catalog import CountryOffer
 from bot.services.purchase import Quote
 from bot.telegram.cards import format_money
 from keyboards.callbacks import (
+    BuyAgain,
     BuyCallback,
     CountryPage,
     CountryPick,
+    FavouriteRemove,
+    FavouritesMenu,
+    FavouriteToggle,
     MenuAction,
     MenuCallback,
     ServicePage,
@@ -35,13 +39,16 @@ def _button(text: str, callback_data: CallbackData) -> InlineKeyboardButton:
 
 
 def services_keyboard(
-    page: Page[Service], _: Translate, *, filtered: bool = False
+    page: Page[Service], _: Translate, *, filtered: bool = False, favourites: bool = False
 ) -> InlineKeyboardMarkup:
+    """Two services a row; a ⭐ Favourites row first when the user saved any."""
     builder = InlineKeyboardBuilder()
+    if favourites and not filtered:
+        builder.row(_button(_("⭐ Favourites"), FavouritesMenu()))
     for service in page.items:
         if _choosable(service.id):
             builder.button(text=service.name, callback_data=ServicePick(service_id=service.id))
-    builder.adjust(2)
+    builder.adjust(*([1] if favourites and not filtered else []), 2)
     builder.row(*navigation_row(page, lambda n: ServicePage(page=n).pack(), _))
     if filtered:
         builder.row(_button(_("🔍 All services"), MenuCallback(action=MenuAction.BUY)))
@@ -93,8 +100,11 @@ def countries_keyboard(
     return builder.as_markup()
 
 
-def confirm_keyboard(quote: Quote, _: Translate) -> InlineKeyboardMarkup:
-    """✅ Buy only when the number can be bought; the button carries the quote's nonce."""
+def confirm_keyboard(
+    quote: Quote, _: Translate, *, favourite: bool = False
+) -> InlineKeyboardMarkup:
+    """✅ Buy only when the number can be bought (the button carries the quote's nonce); ⭐
+    saves the pair as a favourite, or removes it when `favourite`."""
     builder = InlineKeyboardBuilder()
     if quote.affordable and quote.stock > 0:
         builder.button(
@@ -107,11 +117,51 @@ def confirm_keyboard(quote: Quote, _: Translate) -> InlineKeyboardMarkup:
             text=_("🔄 Check again"),
             callback_data=CountryPick(service_id=quote.service.id, country_id=quote.country.id),
         )
+    toggle = FavouriteToggle(service_id=quote.service.id, country_id=quote.country.id)
+    if packable(toggle):
+        builder.button(
+            text=_("★ Remove from favourites") if favourite else _("⭐ Add to favourites"),
+            callback_data=toggle,
+        )
     builder.button(
         text=_("‹ Back to countries"),
         callback_data=CountryPage(service_id=quote.service.id, page=0),
     )
     builder.adjust(1)
+    return builder.as_markup()
+
+
+def favourites_keyboard(
+    pairs: Sequence[tuple[Service, Country, str]], _: Translate
+) -> InlineKeyboardMarkup:
+    """A saved pair a row, "Telegram · 🇮🇳 India" (its shown country name given), straight to
+    its confirmation card, with ✖ to remove it."""
+    builder = InlineKeyboardBuilder()
+    for service, country, name in pairs:
+        pick = CountryPick(service_id=service.id, country_id=country.id)
+        remove = FavouriteRemove(service_id=service.id, country_id=country.id)
+        if packable(pick) and packable(remove):
+            builder.row(
+                _button(f"⭐ {service.name} · {country.flag} {name}", pick),
+                _button("✖", remove),
+            )
+    builder.row(_button(_("🛒 All services"), MenuCallback(action=MenuAction.BUY)))
+    builder.row(_button(_("‹ Menu"), MenuCallback(action=MenuAction.MAIN)))
+    return builder.as_markup()
+
+
+def buy_again_keyboard(pairs: Sequence[tuple[str, str, str]], _: Translate) -> InlineKeyboardMarkup:
+    """Under /numbers: 🔁 a button per (service id, country id, label) bought before, then the
+    way to buy something else."""
+    builder = InlineKeyboardBuilder()
+    for service_id, country_id, label in pairs:
+        again = BuyAgain(service_id=service_id, country_id=country_id)
+        if packable(again):
+            builder.row(_button(_("🔁 Buy again: {what}").format(what=label), again))
+    builder.row(
+        _button(_("🛒 Buy a number"), MenuCallback(action=MenuAction.BUY)),
+        _button(_("‹ Menu"), MenuCallback(action=MenuAction.MAIN)),
+    )
     return builder.as_markup()
 
 

@@ -108,8 +108,34 @@ class BuyCallback(EscapedCallbackData, prefix="buy"):
     nonce: str
 
 
+class BuyAgain(EscapedCallbackData, prefix="again"):
+    """🔁 Buy again: a new confirmation card (fresh price) for a pair bought before."""
+
+    service_id: str
+    country_id: str
+
+
+class FavouriteToggle(EscapedCallbackData, prefix="fav"):
+    """⭐ on a confirmation card: save the pair, or remove it when saved."""
+
+    service_id: str
+    country_id: str
+
+
+class FavouritesMenu(EscapedCallbackData, prefix="favs"):
+    """The ⭐ Favourites screen: one button a saved pair, straight to its confirmation."""
+
+
+class FavouriteRemove(EscapedCallbackData, prefix="favrm"):
+    """✖ beside a pair on the ⭐ Favourites screen."""
+
+    service_id: str
+    country_id: str
+
+
 class CardAction(StrEnum):
     CANCEL = "cancel"
+    REPLACE = "replace"
     ANOTHER = "another"
     FINISH = "finish"
 

@@ -13,16 +13,23 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n.translator import Translate
 from bot.store.activations import ActivationRecord, State
 from bot.telegram.cards import format_phone
-from keyboards.callbacks import CardAction, CardCallback, packable
+from keyboards.callbacks import BuyAgain, CardAction, CardCallback, packable
 
 COPY_TEXT_LIMIT = 256  # Telegram copies 1–256 characters
 
 
 def card_keyboard(record: ActivationRecord, _: Translate) -> InlineKeyboardMarkup | None:
-    """📋 Copy the number while it is open, above ❌ Cancel while no code came, or 🔁 Another
-    code and ✅ Finish after; nothing once closed."""
+    """📋 Copy the number while it is open, above 🔄 Replace and ❌ Cancel while no code came,
+    or 🔁 Another code and ✅ Finish after; 🔁 Buy again once closed."""
     if not record.is_open:
-        return None
+        again = BuyAgain(service_id=record.service_id, country_id=record.country_id)
+        if not packable(again):
+            return None
+        return InlineKeyboardMarkup(
+            inline_keyboard=[
+                [InlineKeyboardButton(text=_("🔁 Buy again"), callback_data=again.pack())]
+            ]
+        )
     builder = InlineKeyboardBuilder()
     number = format_phone(record.number) if record.number.strip() else ""
     if _copyable(number):
@@ -44,7 +51,10 @@ def _actions(record: ActivationRecord, _: Translate) -> list[InlineKeyboardButto
         return InlineKeyboardButton(text=text, callback_data=data, style=style)
 
     if not record.codes:
-        return [button(_("❌ Cancel (money back)"), CardAction.CANCEL, ButtonStyle.DANGER)]
+        return [
+            button(_("🔄 Replace"), CardAction.REPLACE),
+            button(_("❌ Cancel (money back)"), CardAction.CANCEL, ButtonStyle.DANGER),
+        ]
     another = (
         [button(_("🔁 Another code"), CardAction.ANOTHER)] if record.state is State.CODE else []
     )

@@ -137,6 +137,15 @@ class Catalog:
             None,
         )
 
+    async def prices_changed(self, token: str) -> None:
+        """A purchase was refused at the price shown (it rose, or the stock ran out): fetch
+        the prices now, so the next card shows what the provider asks. Best effort: a
+        failure leaves the cached ones, which a refusal then reports again."""
+        try:
+            await self._fetch(OFFERS, token)
+        except ProviderError as error:
+            logger.warning("Refreshing the prices after a refused purchase failed: %s", error)
+
     # --- the cache and this process's copy of it -------------------------------------------
 
     async def _use(self, token: str) -> None:

@@ -41,7 +41,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.provider.base import Provider
-from bot.provider.errors import ActivationNotFound, ProviderError, ProviderUnavailable
+from bot.provider.errors import (
+    ActivationNotFound,
+    NoNumbers,
+    PriceTooHigh,
+    ProviderError,
+    ProviderUnavailable,
+)
 from bot.provider.models import Activation, Country, Service
 from bot.services.balances import Balances
 from bot.services.catalog import Catalog
@@ -295,8 +301,10 @@ class PurchaseService:
             raise PurchaseOutcomeUnknown from None
         except ProviderUnavailable:
             raise
-        except ProviderError:
+        except ProviderError as error:
             attempt.sent = False  # refused: nothing was bought, the tap may be retried
+            if isinstance(error, NoNumbers | PriceTooHigh):
+                await self._catalog.prices_changed(token)  # the card showed an old price
             raise
         charged = (
             await self._charged(user_id, token, balance)

@@ -7,6 +7,7 @@ string that comes from the provider or the user is escaped here.
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
@@ -65,6 +66,8 @@ def _status(record: ActivationRecord, _: Translate, now: float) -> str:
         return _("⌛ No SMS in time: cancelled, the money is back on your balance")
     if record.close_reason is CloseReason.PROVIDER:
         return _("❌ Cancelled by SMS-man: the money is back on your balance")
+    if record.close_reason is CloseReason.REPLACED:
+        return _("🔄 Replaced by a new number: the money for this one is back on your balance")
     return _("❌ Cancelled: the money is back on your balance")
 
 
@@ -94,6 +97,9 @@ def render_card(
             lines.append(_("Earlier codes: {codes}").format(codes=codes))
     elif record.state is State.WAITING:
         lines.append(_("Use the number now; the code appears here as soon as the SMS arrives."))
+        if record.cancel_after > now:
+            wait = format_duration(math.ceil(record.cancel_after - now))
+            lines.append(_("❌ Cancel and 🔄 Replace available in {time}").format(time=wait))
     return "\n".join(lines)
 
 
@@ -151,6 +157,8 @@ def _closed_status(record: ActivationRecord, _: Translate) -> str:
         return _("finished")
     if record.close_reason is CloseReason.TIMEOUT:
         return _("no SMS, money back")
+    if record.close_reason is CloseReason.REPLACED:
+        return _("replaced, money back")
     return _("cancelled, money back")
 
 

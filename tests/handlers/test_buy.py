@@ -46,7 +46,7 @@ async def test_buying_a_number_edits_the_confirmation_into_the_number_card(
 
     assert bought.last.message_id == card_message.message_id, "the confirmation became the card"
     assert "Waiting for the SMS" in bought.text
-    assert bought.labels == ["📋 Copy number", "❌ Cancel (money back)"]
+    assert bought.labels == ["📋 Copy number", "🔄 Replace", "❌ Cancel (money back)"]
     assert "Number bought" in bought.alert
     [record] = await harness.open_activations(ALICE)
     assert f"<code>+{record.number}</code>" in bought.last.html
@@ -223,4 +223,4 @@ async def test_two_simultaneous_taps_on_buy_buy_once(
     assert len([a for a in sandbox.state.activations.values() if a.token == ALICE_TOKEN]) == 1
     card = alice.session.message(ALICE, confirmation.last.message_id)
     assert "Waiting for the SMS" in card.text
-    assert card.labels == ["📋 Copy number", "❌ Cancel (money back)"]
+    assert card.labels == ["📋 Copy number", "🔄 Replace", "❌ Cancel (money back)"]

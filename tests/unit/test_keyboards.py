@@ -85,20 +85,24 @@ def test_card_buttons_fit_64_bytes_with_long_activation_ids(action: CardAction) 
 
 def test_card_buttons_follow_the_state_of_the_number() -> None:
     copy = "📋 Copy number"
-    assert labels(card_keyboard(record(), same)) == [copy, "❌ Cancel (money back)"]
+    assert labels(card_keyboard(record(), same)) == [copy, "🔄 Replace", "❌ Cancel (money back)"]
     with_code = record(state=State.CODE, codes=["1234"])
     assert labels(card_keyboard(with_code, same)) == [copy, "🔁 Another code", "✅ Finish"]
     retrying = record(state=State.WAIT_RETRY, codes=["1234"])
     assert labels(card_keyboard(retrying, same)) == [copy, "✅ Finish"]
     closed = record(state=State.CANCELLED, close_reason=CloseReason.USER)
-    assert card_keyboard(closed, same) is None
+    assert labels(card_keyboard(closed, same)) == ["🔁 Buy again"]
 
 
 def test_the_card_copies_the_number_as_shown_and_cancel_looks_dangerous() -> None:
     markup = card_keyboard(record(number="79001234567"), same)
 
     assert copied(markup) == ["+79001234567"]
-    assert styles(markup) == {"📋 Copy number": None, "❌ Cancel (money back)": "danger"}
+    assert styles(markup) == {
+        "📋 Copy number": None,
+        "🔄 Replace": None,
+        "❌ Cancel (money back)": "danger",
+    }
 
 
 def test_an_activation_id_too_long_for_buttons_still_gets_the_copy_button() -> None:
