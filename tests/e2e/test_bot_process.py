@@ -162,6 +162,30 @@ async def test_cancel_gives_the_money_back(
     assert sandbox.activation(activation_id).status == "cancelled"
 
 
+async def test_replace_swaps_a_silent_number_for_a_new_one_and_its_code_arrives(
+    protocol: str, launch_bot: LaunchBot, fake_telegram: FakeTelegram, sandbox: SandboxHandle
+) -> None:
+    await start_polling_bot(launch_bot, fake_telegram)
+    user = fake_telegram.user()
+    await set_token(user, sandbox.token)
+    card, first = await buy_number(user, sandbox)
+    price = Decimal("1000.00") - sandbox.balance(sandbox.token)
+    before = set(sandbox.state.activations)
+
+    await press(user, "Replace", card)
+    await user.wait_for_message(
+        lambda m: on(m, card) and "Waiting for the SMS" in m.text, timeout=STEP
+    )
+    second = new_activation(sandbox, before)
+    assert sandbox.activation(first).status == "cancelled"
+    assert sandbox.balance(sandbox.token) == Decimal("1000.00") - price, "paid once, not twice"
+    assert sandbox.activation(second).number[-6:] in card.text.replace(" ", "")
+
+    sandbox.deliver_sms(second, "424242")
+    await user.wait_for_message(lambda m: "Code for" in m.text and "424242" in m.text, timeout=STEP)
+    assert not pushes_of(user, "424242")[1:], "pushed once"
+
+
 async def test_no_sms_in_time_is_cancelled_and_refunded(
     protocol: str, launch_bot: LaunchBot, fake_telegram: FakeTelegram, sandbox: SandboxHandle
 ) -> None:
