@@ -16,6 +16,7 @@ from typing import ParamSpec
 
 from redis.exceptions import RedisError
 
+from bot.provider.budget import last_wait
 from bot.provider.errors import ActivationNotFound, ProviderError, WrongToken
 from bot.provider.models import ActivationStatus
 from bot.services.activations import ActivationService
@@ -112,13 +113,12 @@ class ActivationCheck:
             self._agenda.park(key, claimed_at, now + self._settings.longest_pause)
             return
 
+        token = self._service.token_of(record)
         self._stats.polls += 1
-        polled_at = now  # the next poll is one full interval after this one goes out
+        last_wait.set(0.0)
         try:
             status = await self._deadlines.call(
-                self._service.provider_for(record).get_activation,
-                self._service.token_of(record),
-                record.id,
+                self._service.provider_for(record).get_activation, token, record.id
             )
         except ActivationNotFound:
             await self._bounded(self._closed_by_provider, key, now)
@@ -134,6 +134,8 @@ class ActivationCheck:
                 self._agenda.back_off(key, claimed_at, self._clock())
             return
         self._agenda.succeeded(key)
+        # The next poll is one full interval after this one went out (after its budget wait).
+        polled_at = now + last_wait.get()
 
         code = status.code
         if code and status.status is ActivationStatus.CODE and is_new_code(record, code):

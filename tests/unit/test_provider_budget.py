@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import httpx
 import pytest
 
 from bot.provider.budget import Lane, ProviderBudget, RateLimiter
+from bot.provider.http import post_form
 from tests.support.virtual_time import VirtualTime
 
 Sent = list[tuple[str, float]]
@@ -176,6 +178,38 @@ async def test_a_tap_of_a_busy_key_goes_before_that_keys_status_checks() -> None
     assert len(times_of(sent, "check")) <= 10  # 20 of the key's checks were still waiting
     await time.run(asyncio.gather(*checks))
     assert_within_rate([at for _, at in sent], rate=5, burst=5)
+
+
+async def test_post_form_waits_for_the_budget_of_its_key() -> None:
+    time = VirtualTime()
+    budget = budget_on(time, rate=1000, account_rate=2, account_burst=1)
+    arrived: list[tuple[str, float]] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        arrived.append((request.content.decode(), time.now))
+        return httpx.Response(200, text="ACCESS_BALANCE:1.00")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(provider)) as http:
+        await time.run(
+            asyncio.gather(
+                *(
+                    post_form(http, "https://p.test/", {"api_key": key}, budget=lane, token=key)
+                    for key, lane in [
+                        ("K", budget.background),
+                        ("K", budget.background),
+                        ("K", budget.interactive),
+                        ("L", budget.background),
+                    ]
+                )
+            )
+        )
+
+    start = arrived[0][1]
+    assert [at - start for body, at in arrived if body == "api_key=K"] == [0.0, 0.5, 1.0]
+    # L did not wait for K: only for the process's next slot (a thousandth of a second).
+    assert [at - start for body, at in arrived if body == "api_key=L"] == [
+        pytest.approx(0.0, abs=0.002)
+    ]
 
 
 # -- cancelled callers -------------------------------------------------------------------------
