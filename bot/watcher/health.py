@@ -36,6 +36,8 @@ class WatcherStats:
     expired: int = 0  # cancelled or finished at expiry
     closed_by_provider: int = 0
     blocked: int = 0  # closed because the user blocked the bot
+    spaced: int = 0  # checks scheduled later than the interval: their key is over its rate
+    deferred: int = 0  # checks not sent because their key's limiter was busy (re-scheduled)
 
 
 class Summary:
@@ -65,6 +67,10 @@ class Problems:
         self.cards = Summary("%d codes were sent but their cards not updated (last: %s)")
         self.redis = Summary("%d watcher steps hit a Redis error recently (last: %s)")
         self.foreign = Summary("%d activations of another provider cannot be checked (%s)")
+        self.spaced = Summary(
+            "%d status checks were spaced out to keep one SMS-man key under SMSMAN_TOKEN_RPS "
+            "(last: %s); raise SMSMAN_TOKEN_RPS if the provider allows that key more"
+        )
 
 
 class Health:

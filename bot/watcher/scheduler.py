@@ -5,8 +5,9 @@ A claimer takes due activations oldest first from the Redis schedule, leasing th
 due times (`Agenda.take`). Claimed work waits in a short queue (`prefetch`) for `capacity`
 workers, so no worker idles while the next batch is claimed and nothing is claimed that
 cannot start soon. The provider budget paces the checks: the watcher's providers wait in its
-background lane, behind users' taps. Redis outages pause the loop, logged once, and it
-resumes by itself. See docs/watcher.md.
+background lane, behind users' taps, and each key's checks are scheduled at its rate
+(`pacing`). Redis outages pause the loop, logged once, and it resumes by itself. See
+docs/watcher.md.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bot.watcher.context import WatcherContext
 from bot.watcher.deadlines import Deadlines
 from bot.watcher.delivery import Delivery
 from bot.watcher.health import Health, Problems, WatcherStats
+from bot.watcher.pacing import AccountPacing
 from bot.watcher.settings import WatcherSettings
 
 if TYPE_CHECKING:
@@ -50,8 +52,8 @@ class ActivationWatcher:
     """Polls due activations, records codes and tells users through a `Notifier`.
 
     `clock` gives unix time: the schedule is shared between processes. `budget` is the
-    provider budget the service's providers wait for (in its background lane): with it, the
-    health report counts users' taps.
+    provider budget the service's providers wait for (in its background lane): with it, each
+    key's checks are scheduled at the key's rate and the health report counts users' taps.
     """
 
     def __init__(
@@ -72,6 +74,12 @@ class ActivationWatcher:
         self._clock = clock
         self._prefetch = settings.prefetch
         self._batch_min = settings.batch_min
+        spacing = settings.account_spacing
+        pacing = None
+        if budget is not None and spacing is not None:
+            pacing = AccountPacing(
+                budget, spacing=spacing, patience=settings.account_patience, clock=clock
+            )
 
         problems = self._problems = Problems()
         self._deadlines = Deadlines(settings.call_timeout)
@@ -92,6 +100,7 @@ class ActivationWatcher:
             self._agenda,
             self._deadlines,
             context,
+            pacing,
         )
         self._health = Health(store, settings, self.stats, clock, budget)
         self._ready: asyncio.Queue[Claimed | None] = asyncio.Queue()

@@ -28,7 +28,8 @@ class WatcherSettings:
       waiting for the budget still start well inside the lease (`capacity` is the result).
       The watcher's calls are the budget's background lane: users' taps go first and the
       watcher takes what they leave, so no share of the budget is set aside for either.
-    - `account_rps`: the budget per SMS-man key (`SMSMAN_TOKEN_RPS`).
+    - `account_rps`: the budget per SMS-man key (`SMSMAN_TOKEN_RPS`): the checks of one key
+      are scheduled no closer together than that (`bot.watcher.pacing`).
     - `lease`: how long a claim holds an activation; a dead watcher's work is picked up by
       another after it. Provider calls get half of it.
     - `notify_concurrency`, `notify_timeout`: the delivery pool, apart from the checks. The
@@ -104,6 +105,20 @@ class WatcherSettings:
         if budget is None:
             return 2 * capacity
         return max(capacity, min(2 * capacity, int(budget * self.lease / 4)))
+
+    @property
+    def account_spacing(self) -> float | None:
+        """The least time between two scheduled checks of one key; None: no limit."""
+        return 1 / self.account_rps if self.account_rps else None
+
+    @property
+    def account_patience(self) -> float:
+        """How long a check may wait for its key's limiter (taps of that key go first, and
+        retries or expiry calls spend its rate too): half a second, or two of its slots. A
+        check that would wait longer is not sent but scheduled after the key's others, so a
+        busy key holds a few workers at most and never holds up anyone else's checks."""
+        spacing = self.account_spacing
+        return 0.0 if spacing is None else min(max(2 * spacing, 0.5), self.lease / 8)
 
     @property
     def batch_min(self) -> int:
