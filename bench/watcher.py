@@ -53,7 +53,8 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
-from bot.provider.http import RateLimiter, create_http_client
+from bot.provider.budget import ProviderBudget
+from bot.provider.http import create_http_client
 from bot.provider.models import Activation
 from bot.provider.transport import form_request
 from bot.provider.v2 import V2Provider
@@ -68,6 +69,16 @@ from bot.watcher import ActivationWatcher, WatcherSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token-0123456789abcdef"  # 28 characters, like an SMS-man API key
+
+
+def key_of(index: int, numbers_per_key: int) -> str:
+    """The SMS-man key number `index` is bought with: TOKEN for all when `numbers_per_key` is
+    0, else one key per `numbers_per_key` numbers (users with a few numbers each)."""
+    if numbers_per_key <= 0:
+        return TOKEN
+    return f"bench-key-{index // numbers_per_key:08d}-0123456789"  # 28 characters too
+
+
 BOT_TOKEN = "123456:bench-bench-bench-bench-bench-bench"
 STATS_KEY = "bench:worker:{pid}"
 POLL_SAMPLES = "bench:polls"  # "id unix-time" of polls of a sample of activations
@@ -198,8 +209,8 @@ async def run_worker(args: argparse.Namespace) -> None:
         requests += 1
 
     http.event_hooks["request"].append(count)
-    limiter = RateLimiter(args.max_rps)
-    provider = TimedV2Provider(http, args.provider_url, limiter=limiter)
+    budget = ProviderBudget(args.max_rps, args.token_rps)
+    provider = TimedV2Provider(http, args.provider_url, budget=budget.background)
     store = ActivationStore(redis)
     service = ActivationService(
         provider, store, TokenCipher(args.key), poll_interval=args.poll_interval
@@ -210,9 +221,13 @@ async def run_worker(args: argparse.Namespace) -> None:
         service,
         notifier,
         WatcherSettings(
-            poll_interval=args.poll_interval, concurrency=args.concurrency, max_rps=limiter.rate
+            poll_interval=args.poll_interval,
+            concurrency=args.concurrency,
+            max_rps=budget.rate,
+            account_rps=budget.account_rate,
         ),
         blocked=BlockedStore(redis),
+        budget=budget,
     )
     stats_key = STATS_KEY.format(pid=os.getpid())
 
@@ -261,7 +276,8 @@ async def run_worker(args: argparse.Namespace) -> None:
 # --- the ceilings: bare HTTP loops against the same sandbox ------------------------------
 
 
-async def run_ceiling(args: argparse.Namespace, ids: list[str]) -> None:
+async def run_ceiling(args: argparse.Namespace, numbers: list[tuple[str, str]]) -> None:
+    """Bare loops polling `numbers`, (activation id, its key) pairs."""
     url = args.provider_url + "get-sms"
     parsed_url = httpx.URL(url)  # as the provider holds it
     done = 0
@@ -279,7 +295,8 @@ async def run_ceiling(args: argparse.Namespace, ids: list[str]) -> None:
         nonlocal done
         n = start
         while time.monotonic() < deadline:
-            form = {"token": TOKEN, "request_id": ids[n % len(ids)]}
+            request_id, token = numbers[n % len(numbers)]
+            form = {"token": token, "request_id": request_id}
             response = await http.send(form_request(http, parsed_url, form))  # as post_form
             response.content  # noqa: B018 - read like the provider does
             done += 1
@@ -294,7 +311,8 @@ async def run_ceiling(args: argparse.Namespace, ids: list[str]) -> None:
         nonlocal done
         n = start
         while time.monotonic() < deadline:
-            form = {"token": TOKEN, "request_id": ids[n % len(ids)]}
+            request_id, token = numbers[n % len(numbers)]
+            form = {"token": token, "request_id": request_id}
             async with session.post(url, data=form) as response:
                 await response.read()
             done += 1
@@ -519,7 +537,12 @@ class Bench:
         result.redis_key_bytes = await self.key_bytes(records)
 
         ids_file = self.workdir / f"ids-{n}.txt"
-        ids_file.write_text("\n".join(record.id for record in records))
+        ids_file.write_text(
+            "\n".join(
+                f"{record.id} {key_of(index, args.numbers_per_key)}"
+                for index, record in enumerate(records)
+            )
+        )
         before = await self.ceilings(ids_file)
 
         # Purchases come one by one, so checks are spread over the interval: spread the
@@ -616,16 +639,24 @@ class Bench:
     async def buy(self, n: int) -> list[ActivationRecord]:
         """Buy at the sandbox and record like PurchaseService (first checks spread out)."""
         http = create_http_client()
-        provider = V2Provider(http, self.v2_url, limiter=RateLimiter(1_000_000))
+        provider = V2Provider(http, self.v2_url, budget=ProviderBudget.unlimited().interactive)
         store = ActivationStore(self.redis)
-        encrypted = self.cipher.encrypt(TOKEN)
+        per_key = self.args.numbers_per_key
+        keys_used = sorted({key_of(index, per_key) for index in range(n)} - {TOKEN})
+        for key in keys_used:  # the sandbox's reset forgets accounts added after it started
+            async with self.http.post(
+                self.sandbox_url + "/sandbox/accounts", json={"token": key, "balance": "1000000"}
+            ) as response:
+                response.raise_for_status()
+        encrypted = {key: self.cipher.encrypt(key) for key in {*keys_used, TOKEN}}
         slots = asyncio.Semaphore(50)
         interval = self.args.poll_interval
 
         async def one(index: int) -> ActivationRecord:
+            key = key_of(index, per_key)
             async with slots:
                 activation = await provider.buy_number(
-                    TOKEN, service_id="1", country_id="0", max_price=None
+                    key, service_id="1", country_id="0", max_price=None
                 )
                 now = time.time()
                 record = ActivationRecord(
@@ -641,7 +672,7 @@ class Bench:
                     country_name="Somewhere",
                     country_iso="ru",
                     price=Decimal("10.50"),
-                    token=encrypted,
+                    token=encrypted[key],
                     created_at=now,
                     expires_at=now + 36000,
                 )
@@ -673,6 +704,8 @@ class Bench:
             str(args.concurrency),
             "--max-rps",
             str(args.max_rps),
+            "--token-rps",
+            str(args.token_rps),
         )
         if args.profile:
             command += ["--profile", str(self.workdir / f"worker-{index}.prof")]
@@ -824,8 +857,9 @@ def report(result: Result, interval: float) -> str:
 async def run_controller(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-watcher-"))
     print(
-        f"POLL_INTERVAL={args.poll_interval}  SMSMAN_MAX_RPS={args.max_rps:.0f} per process "
-        f"(the watcher paces at 0.9 of it)  concurrency={args.concurrency}  "
+        f"POLL_INTERVAL={args.poll_interval}  SMSMAN_MAX_RPS={args.max_rps:.0f} and "
+        f"SMSMAN_TOKEN_RPS={args.token_rps:g} per process  numbers per key="
+        f"{args.numbers_per_key or 'all on one'}  concurrency={args.concurrency}  "
         f"cores={os.cpu_count()}  logs: {workdir}",
         flush=True,
     )
@@ -857,6 +891,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument(
         "--max-rps", type=float, default=100_000, help="SMSMAN_MAX_RPS of each worker"
+    )
+    parser.add_argument(
+        "--token-rps", type=float, default=100_000, help="SMSMAN_TOKEN_RPS of each worker"
+    )
+    parser.add_argument(
+        "--numbers-per-key",
+        type=int,
+        default=0,
+        help="numbers bought with one SMS-man key (0: all with one key, the default)",
     )
     parser.add_argument("--measure", type=float, default=20.0, help="seconds of throughput")
     parser.add_argument(
@@ -892,7 +935,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         logging.getLogger("bot.watcher").setLevel(logging.INFO)
         asyncio.run(run_worker(args))
     elif args.role == "ceiling":
-        asyncio.run(run_ceiling(args, Path(args.ids).read_text().split()))
+        lines = Path(args.ids).read_text().splitlines()
+        asyncio.run(run_ceiling(args, [(line.split()[0], line.split()[1]) for line in lines]))
     else:
         asyncio.run(run_controller(args))
 

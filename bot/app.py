@@ -1,8 +1,12 @@
 """Factories: the bot, the dispatcher, and the lifespan of everything they share.
 
-`open_app` opens Redis, the HTTP client and the provider, builds the stores and use cases,
+`open_app` opens Redis, the HTTP client and the providers, builds the stores and use cases,
 and closes all of it on exit. Handlers receive its parts by name through the Dispatcher's
 workflow data (`tokens`, `purchase`, `activation_service`, `catalog`, `admin`, `users`, …).
+
+Every provider request of the process waits for one `ProviderBudget`: the use cases'
+providers in its interactive lane (a tap goes first), the watcher's in its background lane
+(`background_provider`).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.config import Settings
 from bot.provider.base import Provider
-from bot.provider.factory import create_former_provider, create_provider
-from bot.provider.http import RateLimiter, create_http_client
+from bot.provider.budget import ProviderBudget
+from bot.provider.factory import create_budget, create_former_provider, create_provider
+from bot.provider.http import create_http_client
 from bot.services.activations import ActivationService
 from bot.services.admin import AdminService
 from bot.services.balances import Balances
@@ -58,9 +63,11 @@ class App:
     redis: Redis
     watcher_redis: Redis
     http: httpx.AsyncClient
-    limiter: RateLimiter
-    provider: Provider
+    budget: ProviderBudget
+    provider: Provider  # interactive: what users' taps cause
     former_provider: Provider | None  # the other protocol's, for numbers bought over it
+    background_provider: Provider  # the same, in the budget's background lane: the watcher's
+    background_former_provider: Provider | None
     cipher: TokenCipher
     users: UserStore
     activations: ActivationStore
@@ -133,9 +140,9 @@ def build_app(
             settings.data_dir,
         )
     )
-    limiter = RateLimiter(settings.smsman_max_rps)
-    provider = create_provider(settings, http, limiter)
-    former = create_former_provider(settings, http, limiter)
+    budget = create_budget(settings)
+    provider = create_provider(settings, http, budget.interactive)
+    former = create_former_provider(settings, http, budget.interactive)
     users = UserStore(redis, cipher)
     activations = ActivationStore(redis)
     catalog = Catalog(provider, CatalogCache(redis, provider.name))
@@ -168,9 +175,11 @@ def build_app(
         redis=redis,
         watcher_redis=watcher_redis or redis,
         http=http,
-        limiter=limiter,
+        budget=budget,
         provider=provider,
         former_provider=former,
+        background_provider=create_provider(settings, http, budget.background),
+        background_former_provider=create_former_provider(settings, http, budget.background),
         cipher=cipher,
         users=users,
         activations=activations,
@@ -188,9 +197,14 @@ def build_app(
 async def close_app(app: App) -> None:
     await app.purchase.aclose()
     await app.catalog.aclose()
-    await app.provider.aclose()
-    if app.former_provider is not None:
-        await app.former_provider.aclose()
+    for provider in (
+        app.provider,
+        app.former_provider,
+        app.background_provider,
+        app.background_former_provider,
+    ):
+        if provider is not None:
+            await provider.aclose()
     await app.http.aclose()
 
 

@@ -50,7 +50,10 @@ class Settings(BaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     poll_interval: float = Field(default=3.0, gt=0)
     activation_timeout: float = Field(default=1200.0, gt=0)
-    smsman_max_rps: float = Field(default=20.0, gt=0)
+    # The provider budget (bot/provider/budget.py, docs/provider-api.md "Request budget"):
+    # requests per second of this process in all, and per SMS-man key.
+    smsman_max_rps: float = Field(default=500.0, gt=0)
+    smsman_token_rps: float = Field(default=5.0, gt=0)
     updates_in_flight: int = Field(default=64, ge=1, le=10_000)
     smsman_timeout: float = Field(default=20.0, gt=0)
     # Read the balance before and after every purchase, for providers that may ignore

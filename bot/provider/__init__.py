@@ -1,6 +1,7 @@
 """SMS-man provider: one interface (`Provider`), a v2 and a compat implementation."""
 
 from bot.provider.base import Provider
+from bot.provider.budget import BudgetLane, Lane, ProviderBudget, RateLimiter
 from bot.provider.compat import CompatProvider
 from bot.provider.errors import (
     TRANSIENT_ERRORS,
@@ -18,7 +19,7 @@ from bot.provider.errors import (
     WrongToken,
 )
 from bot.provider.factory import create_provider
-from bot.provider.http import RateLimiter, RetryPolicy, create_http_client, retry_transient
+from bot.provider.http import RetryPolicy, create_http_client, retry_transient
 from bot.provider.models import Activation, ActivationStatus, Country, Offer, Service
 from bot.provider.v2 import V2Provider
 
@@ -30,14 +31,17 @@ __all__ = [
     "AlreadyChanged",
     "BadStatus",
     "Banned",
+    "BudgetLane",
     "CompatProvider",
     "Country",
     "EarlyCancelDenied",
+    "Lane",
     "NoBalance",
     "NoNumbers",
     "Offer",
     "PriceTooHigh",
     "Provider",
+    "ProviderBudget",
     "ProviderError",
     "ProviderUnavailable",
     "RateLimited",

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from bot.provider.budget import BudgetLane
 from bot.provider.errors import (
     ActivationNotFound,
     BadStatus,
@@ -39,7 +40,6 @@ from bot.provider.errors import (
 )
 from bot.provider.http import (
     DEFAULT_RETRY,
-    RateLimiter,
     RetryPolicy,
     post_form,
     retry_transient,
@@ -130,8 +130,9 @@ def _error_for(text: str) -> ProviderError | None:
 class CompatProvider:
     """The `Provider` interface over the sms-activate compatible `handler_api.php`.
 
-    `http` is the shared client (not closed here); `url` the full handler URL; `limiter`
-    the process-wide rate limiter; `ref` sent with every purchase when not empty.
+    `http` is the shared client (not closed here); `url` the full handler URL; `budget` the
+    lane of the process's provider budget every request waits for (`bot.provider.budget`);
+    `ref` sent with every purchase when not empty.
     """
 
     name: str = "compat"
@@ -141,14 +142,14 @@ class CompatProvider:
         http: httpx.AsyncClient,
         url: str,
         *,
-        limiter: RateLimiter,
+        budget: BudgetLane,
         ref: str = "",
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self._http = http
         self._url = url
         self._parsed_url = httpx.URL(url)
-        self._limiter = limiter
+        self._budget = budget
         self._ref = ref
         self._retry = retry
 
@@ -163,7 +164,8 @@ class CompatProvider:
             self._http,
             self._parsed_url,
             {"action": action, "api_key": token, **params},
-            limiter=self._limiter,
+            budget=self._budget,
+            token=token,
         )
         text = scrub(response.text.strip(), token)
         if _WORD.match(text):

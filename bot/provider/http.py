@@ -1,24 +1,22 @@
-"""HTTP plumbing shared by both providers: the client, the rate limiter, retries, one send.
+"""HTTP plumbing shared by both providers: the client, retries, one send.
 
 - `create_http_client()` builds one `httpx.AsyncClient` for the whole process, without a
   cookie store, on `bot.provider.transport.AiohttpTransport`: aiohttp's C-accelerated HTTP
   parser and connection pool under httpx's API. With 64 requests in flight it spends about
   200 µs of CPU per request against 124 µs for bare aiohttp, where httpx over `httpx_aiohttp`
   took ~330 µs and httpx's default transport ~5 ms (`python -m bench.http_client`).
-- `RateLimiter` is a token bucket every provider call goes through, so the process as a
-  whole stays under `SMSMAN_MAX_RPS` (the watcher also caps its card refreshes with one).
 - `retry_transient()` retries idempotent reads on `ProviderUnavailable` / `RateLimited`
   with exponential backoff and jitter. Nothing that spends money goes through it.
-- `post_form()` sends one form-encoded POST and turns transport failures and HTTP 5xx/429
-  into typed errors. The API key travels in the body, never in the URL, so it is not in
-  httpx's "HTTP Request: POST <url>" log line nor in any error.
+- `post_form()` waits for the provider budget (`bot.provider.budget`: its key's limiter,
+  then the process's, in its lane), sends one form-encoded POST and turns transport
+  failures and HTTP 5xx/429 into typed errors. The API key travels in the body, never in
+  the URL, so it is not in httpx's "HTTP Request: POST <url>" log line nor in any error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -26,6 +24,7 @@ from typing import TypeVar
 import aiohttp
 import httpx
 
+from bot.provider.budget import BudgetLane
 from bot.provider.errors import TRANSIENT_ERRORS, ProviderError, ProviderUnavailable, RateLimited
 from bot.provider.transport import (
     AiohttpTransport,
@@ -37,7 +36,6 @@ from bot.provider.transport import (
 T = TypeVar("T")
 
 Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], float]
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0, pool=10.0)
 """Connect 5 s, read/write 15 s; at most 10 s waiting for a free pooled connection."""
@@ -81,70 +79,6 @@ def create_http_client(
         follow_redirects=False,
         trust_env=False,
     )
-
-
-class RateLimiter:
-    """An async token bucket: at most `burst` calls at once, then `rate` calls per second.
-
-    Share one instance across the process. `acquire()` is O(1) with no lock and no loop:
-    a caller that finds the bucket empty reserves the next free slot (the token count goes
-    negative) and sleeps exactly once until it. Over any window of `t` seconds at most
-    `burst + rate * t` calls get through. The default `burst=1` spaces calls evenly, so no
-    one-second window sees more than `rate` (+1) requests.
-
-    `clock` and `sleep` are injectable so tests can run on virtual time.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        burst: float = 1.0,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        if burst < 1:
-            raise ValueError("burst must be at least 1")
-        self._rate = rate
-        self._burst = burst
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = burst
-        self._updated = clock()
-
-    @property
-    def rate(self) -> float:
-        return self._rate
-
-    def __repr__(self) -> str:
-        return f"RateLimiter(rate={self._rate}, burst={self._burst})"
-
-    def try_acquire(self) -> bool:
-        """Take a slot if one is free now, without waiting; False when the bucket is empty."""
-        now = self._clock()
-        tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
-        self._updated = now
-        if tokens < 1:
-            self._tokens = tokens
-            return False
-        self._tokens = tokens - 1
-        return True
-
-    async def acquire(self) -> None:
-        """Wait until this call may go out."""
-        now = self._clock()
-        tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate) - 1
-        self._tokens = tokens
-        self._updated = now
-        if tokens >= 0:
-            return
-        try:
-            await self._sleep(-tokens / self._rate)
-        except asyncio.CancelledError:
-            self._tokens += 1  # the reserved slot was not used: give it back
-            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +132,10 @@ async def post_form(
     url: httpx.URL | str,
     data: Mapping[str, str],
     *,
-    limiter: RateLimiter,
+    budget: BudgetLane,
+    token: str,
 ) -> httpx.Response:
-    """POST `data` as a form after waiting for the rate limiter; one attempt.
+    """POST `data` as a form after waiting for the budget of API key `token`; one attempt.
 
     Raises `ProviderUnavailable` on timeouts, connection errors, HTTP 5xx and 408, and
     `RateLimited` on HTTP 429. Pass `url` as an `httpx.URL` built once: httpx parses a string
@@ -209,7 +144,7 @@ async def post_form(
     `except` block, so they neither chain nor carry the httpx exception (whose text holds
     the URL).
     """
-    await limiter.acquire()
+    await budget.acquire(token)
     failure: ProviderError | None = None
     try:
         response = await http.send(form_request(http, httpx.URL(url), data))

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from bot.provider.budget import BudgetLane
 from bot.provider.errors import (
     ActivationNotFound,
     AlreadyChanged,
@@ -48,7 +49,6 @@ from bot.provider.errors import (
 )
 from bot.provider.http import (
     DEFAULT_RETRY,
-    RateLimiter,
     RetryPolicy,
     post_form,
     retry_transient,
@@ -94,8 +94,9 @@ def _unexpected(method: str) -> ProviderUnavailable:
 class V2Provider:
     """The `Provider` interface over SMS-man's v2 API.
 
-    `http` is the shared client (not closed here); `limiter` the process-wide rate limiter;
-    `ref` the referral id sent with every purchase when not empty; `retry` how reads retry.
+    `http` is the shared client (not closed here); `budget` the lane of the process's
+    provider budget every request waits for (`bot.provider.budget`); `ref` the referral id
+    sent with every purchase when not empty; `retry` how reads retry.
     """
 
     name: str = "v2"
@@ -105,14 +106,14 @@ class V2Provider:
         http: httpx.AsyncClient,
         base_url: str,
         *,
-        limiter: RateLimiter,
+        budget: BudgetLane,
         ref: str = "",
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self._http = http
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
         self._urls: dict[str, httpx.URL] = {}  # per method, parsed once
-        self._limiter = limiter
+        self._budget = budget
         self._ref = ref
         self._retry = retry
 
@@ -127,7 +128,7 @@ class V2Provider:
         if url is None:
             url = self._urls[method] = httpx.URL(self._base_url + method)
         response = await post_form(
-            self._http, url, {"token": token, **params}, limiter=self._limiter
+            self._http, url, {"token": token, **params}, budget=self._budget, token=token
         )
         try:
             return parse_json_body(response.content)

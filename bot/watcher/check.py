@@ -16,6 +16,7 @@ from typing import ParamSpec
 
 from redis.exceptions import RedisError
 
+from bot.provider.budget import last_wait
 from bot.provider.errors import ActivationNotFound, ProviderError, WrongToken
 from bot.provider.models import ActivationStatus
 from bot.services.activations import ActivationService
@@ -27,6 +28,7 @@ from bot.watcher.blocked import BlockedUsers
 from bot.watcher.context import WatcherContext
 from bot.watcher.deadlines import Deadlines
 from bot.watcher.delivery import WAITING_STATES, Delivery
+from bot.watcher.pacing import AccountPacing
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class ActivationCheck:
         agenda: Agenda,
         deadlines: Deadlines,
         context: WatcherContext,
+        pacing: AccountPacing | None = None,
     ) -> None:
         self._store = store
         self._service = service
@@ -64,6 +67,7 @@ class ActivationCheck:
         self._blocked = blocked
         self._agenda = agenda
         self._deadlines = deadlines
+        self._pacing = pacing
         self._settings = settings = context.settings
         self._interval = settings.poll_interval
         self._stats = context.stats
@@ -112,13 +116,18 @@ class ActivationCheck:
             self._agenda.park(key, claimed_at, now + self._settings.longest_pause)
             return
 
+        token = self._service.token_of(record)
+        if self._pacing is not None and now < record.expires_at:
+            later = self._pacing.deferred_until(token, now)
+            if later is not None:  # its key is busy: checked after the key's other numbers
+                self._stats.deferred += 1
+                self._agenda.park(key, claimed_at, min(later, record.expires_at))
+                return
         self._stats.polls += 1
-        polled_at = now  # the next poll is one full interval after this one goes out
+        last_wait.set(0.0)
         try:
             status = await self._deadlines.call(
-                self._service.provider_for(record).get_activation,
-                self._service.token_of(record),
-                record.id,
+                self._service.provider_for(record).get_activation, token, record.id
             )
         except ActivationNotFound:
             await self._bounded(self._closed_by_provider, key, now)
@@ -134,6 +143,8 @@ class ActivationCheck:
                 self._agenda.back_off(key, claimed_at, self._clock())
             return
         self._agenda.succeeded(key)
+        # The next poll is one full interval after this one went out (after its budget wait).
+        polled_at = now + last_wait.get()
 
         code = status.code
         if code and status.status is ActivationStatus.CODE and is_new_code(record, code):
@@ -161,7 +172,22 @@ class ActivationCheck:
             >= self._settings.card_refresh_every
         ):
             self._delivery.refresh_card(key)
-        self._agenda.park(key, claimed_at, min(polled_at + self._interval, record.expires_at))
+        self._agenda.park(
+            key, claimed_at, min(self._next_poll(record, token, polled_at), record.expires_at)
+        )
+
+    def _next_poll(self, record: ActivationRecord, token: str, polled_at: float) -> float:
+        """One interval after this poll, or later when the key's rate is booked till then."""
+        due = polled_at + self._interval
+        if self._pacing is None:
+            return due
+        at = self._pacing.next_check(token, due)
+        if at - due >= self._interval / 2:
+            self._stats.spaced += 1
+            self._problems.spaced.add(
+                f"user {record.user_id}, each number about every {at - polled_at:.1f} s"
+            )
+        return at
 
     async def _bounded(
         self, work: Callable[P, Awaitable[object]], *args: P.args, **kwargs: P.kwargs

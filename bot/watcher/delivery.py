@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from bot.provider.http import RateLimiter
+from bot.provider.budget import RateLimiter
 from bot.services.notifications import Notifier, PushRefused, RecipientGone
 from bot.store.activations import ActivationRecord, ActivationStore, CloseReason, State
 from bot.store.locks import LockBusy, held

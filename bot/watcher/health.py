@@ -11,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.provider.budget import Lane
+
 if TYPE_CHECKING:
+    from bot.provider.budget import ProviderBudget
     from bot.store.activations import ActivationStore
     from bot.watcher.settings import WatcherSettings
 
@@ -33,6 +36,8 @@ class WatcherStats:
     expired: int = 0  # cancelled or finished at expiry
     closed_by_provider: int = 0
     blocked: int = 0  # closed because the user blocked the bot
+    spaced: int = 0  # checks scheduled later than the interval: their key is over its rate
+    deferred: int = 0  # checks not sent because their key's limiter was busy (re-scheduled)
 
 
 class Summary:
@@ -62,6 +67,10 @@ class Problems:
         self.cards = Summary("%d codes were sent but their cards not updated (last: %s)")
         self.redis = Summary("%d watcher steps hit a Redis error recently (last: %s)")
         self.foreign = Summary("%d activations of another provider cannot be checked (%s)")
+        self.spaced = Summary(
+            "%d status checks were spaced out to keep one SMS-man key under SMSMAN_TOKEN_RPS "
+            "(last: %s); raise SMSMAN_TOKEN_RPS if the provider allows that key more"
+        )
 
 
 class Health:
@@ -73,11 +82,14 @@ class Health:
         settings: WatcherSettings,
         stats: WatcherStats,
         clock: Callable[[], float],
+        budget: ProviderBudget | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._interval = settings.poll_interval
-        self._budget = settings.budget
+        self._max_rps = settings.max_rps
+        self._budget = budget
+        self._taps_sent = 0
         self._every = settings.health_every
         self._tick = settings.tick
         self._stats = stats
@@ -99,6 +111,7 @@ class Health:
         claimed = self._stats.claimed - self._claimed
         first = self._at == 0.0
         self._at, self._claimed = now, self._stats.claimed
+        taps = self._taps_since_last_look()
         if first:
             return
         pending = await self._store.watched_count()
@@ -106,19 +119,24 @@ class Health:
         lag = max(0.0, self._clock() - oldest) if oldest is not None else 0.0
         lag, self.dispatch_lag = max(lag, self.dispatch_lag), 0.0
         rate = claimed / elapsed if elapsed > 0 else 0.0
+        taps_rate = taps / elapsed if elapsed > 0 else 0.0
         late = lag > max(self._interval / 2, 0.25)
         self._late_streak = self._late_streak + 1 if late else 0
         if not self._behind and self._late_streak >= 2:  # twice in a row: not a blip
             self._behind = True
             needed = pending / self._interval
-            if self._budget is not None and needed > self._budget:
-                cause = f"SMSMAN_MAX_RPS allows about {self._budget:.0f} status checks/s"
+            max_rps = self._max_rps
+            if max_rps is not None and needed + taps_rate > 0.95 * max_rps:
+                cause = f"SMSMAN_MAX_RPS allows {max_rps:.0f} requests/s in all"
+                if taps_rate >= 1:
+                    cause += f", of which users' taps (served first) took about {taps_rate:.0f}"
             else:
                 cause = f"this watcher manages about {rate:.0f} status checks/s"
             logger.warning(
                 "Falling behind: %d pending activations need %.0f checks/s to be checked every "
                 "%.1f s, but %s; each is now checked about every %.1f s (all alike, oldest "
-                "first). Raise SMSMAN_MAX_RPS or add a watcher process.",
+                "first). Raise SMSMAN_MAX_RPS (the watcher takes what taps leave of it) or "
+                "add a watcher process.",
                 pending,
                 needed,
                 self._interval,
@@ -132,3 +150,11 @@ class Health:
                 pending,
                 self._interval,
             )
+
+    def _taps_since_last_look(self) -> int:
+        """Provider calls users' taps made in this process since the last look."""
+        if self._budget is None:
+            return 0
+        sent = self._budget.sent(Lane.INTERACTIVE)
+        taps, self._taps_sent = sent - self._taps_sent, sent
+        return taps

@@ -4,8 +4,10 @@ A claimer takes due activations oldest first from the Redis schedule, leasing th
 (`ActivationStore.claim_due_records`), in the same round trip as the previous checks' next
 due times (`Agenda.take`). Claimed work waits in a short queue (`prefetch`) for `capacity`
 workers, so no worker idles while the next batch is claimed and nothing is claimed that
-cannot start soon. Under a request budget the workers pace themselves. Redis outages pause
-the loop, logged once, and it resumes by itself. See docs/watcher.md.
+cannot start soon. The provider budget paces the checks: the watcher's providers wait in its
+background lane, behind users' taps, and each key's checks are scheduled at its rate
+(`pacing`). Redis outages pause the loop, logged once, and it resumes by itself. See
+docs/watcher.md.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import MaxConnectionsError, RedisError
 
-from bot.provider.http import RateLimiter
+from bot.provider.budget import ProviderBudget, last_wait
 from bot.services.activations import ActivationService
 from bot.services.notifications import Notifier
 from bot.store import REDIS_DOWN
@@ -32,6 +34,7 @@ from bot.watcher.context import WatcherContext
 from bot.watcher.deadlines import Deadlines
 from bot.watcher.delivery import Delivery
 from bot.watcher.health import Health, Problems, WatcherStats
+from bot.watcher.pacing import AccountPacing
 from bot.watcher.settings import WatcherSettings
 
 if TYPE_CHECKING:
@@ -48,7 +51,9 @@ Claimed = tuple[str, ActivationRecord, float]
 class ActivationWatcher:
     """Polls due activations, records codes and tells users through a `Notifier`.
 
-    `clock` gives unix time: the schedule is shared between processes.
+    `clock` gives unix time: the schedule is shared between processes. `budget` is the
+    provider budget the service's providers wait for (in its background lane): with it, each
+    key's checks are scheduled at the key's rate and the health report counts users' taps.
     """
 
     def __init__(
@@ -59,6 +64,7 @@ class ActivationWatcher:
         settings: WatcherSettings,
         *,
         blocked: BlockedStore,
+        budget: ProviderBudget | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -68,8 +74,12 @@ class ActivationWatcher:
         self._clock = clock
         self._prefetch = settings.prefetch
         self._batch_min = settings.batch_min
-        budget = settings.budget
-        self._pacer = RateLimiter(budget) if budget is not None else None
+        spacing = settings.account_spacing
+        pacing = None
+        if budget is not None and spacing is not None:
+            pacing = AccountPacing(
+                budget, spacing=spacing, patience=settings.account_patience, clock=clock
+            )
 
         problems = self._problems = Problems()
         self._deadlines = Deadlines(settings.call_timeout)
@@ -90,8 +100,9 @@ class ActivationWatcher:
             self._agenda,
             self._deadlines,
             context,
+            pacing,
         )
-        self._health = Health(store, settings, self.stats, clock)
+        self._health = Health(store, settings, self.stats, clock, budget)
         self._ready: asyncio.Queue[Claimed | None] = asyncio.Queue()
         self._room_waiter: asyncio.Future[None] | None = None
 
@@ -105,12 +116,16 @@ class ActivationWatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Watch until `stop` is set; then finish the checks and pushes in flight and return."""
         settings = self.settings
-        budget = settings.budget
         logger.info(
             "Activation watcher started: every %.1f s, %d checks at once, %s",
             settings.poll_interval,
             self.capacity,
-            f"{budget:.0f} checks/s at most" if budget else "no request budget",
+            (
+                f"up to {settings.max_rps:.0f} requests/s after users' taps"
+                if settings.max_rps
+                else "no request budget"
+            )
+            + (f", {settings.account_rps:g}/s per SMS-man key" if settings.account_rps else ""),
         )
         stopping = asyncio.ensure_future(stop.wait())
         workers = [asyncio.create_task(self._worker()) for _ in range(self.capacity)]
@@ -208,11 +223,12 @@ class ActivationWatcher:
             ):
                 waiter.set_result(None)
             key, record, claimed_at = item
-            if self._pacer is not None:
-                await self._pacer.acquire()
-            # How late checks start after their claim (waiting for the budget counts).
-            self._health.started_late(self._clock() - claimed_at)
+            # How late checks go out after their claim: waiting for a worker and for the
+            # provider budget (`last_wait`, set by the check's provider call) both count.
+            lag = self._clock() - claimed_at
+            last_wait.set(0.0)
             await self._check.run(key, record, claimed_at)
+            self._health.started_late(lag + last_wait.get())
 
     @staticmethod
     async def _sleep(stopping: asyncio.Future[Any], seconds: float) -> None:
@@ -222,20 +238,22 @@ class ActivationWatcher:
 
 def create_watcher(app: App, notifier: Notifier) -> ActivationWatcher:
     """The watcher of a running bot or watcher process, on the App's parts and settings,
-    with its own Redis client (`App.watcher_redis`)."""
+    with its own Redis client (`App.watcher_redis`) and the background lane of the process's
+    provider budget (`App.background_provider`)."""
     store = ActivationStore(app.watcher_redis)
     settings = app.settings
     service = ActivationService(
-        app.provider,
+        app.background_provider,
         store,
         app.cipher,
         poll_interval=settings.poll_interval,
-        former=app.former_provider,
+        former=app.background_former_provider,
     )
     return ActivationWatcher(
         store,
         service,
         notifier,
-        WatcherSettings.from_settings(settings, max_rps=app.limiter.rate),
+        WatcherSettings.from_settings(settings, app.budget),
         blocked=BlockedStore(app.watcher_redis),
+        budget=app.budget,
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.provider.budget import ProviderBudget
 
 DEFAULT_CONCURRENCY = 128
 DEFAULT_LEASE = 10.0
@@ -23,10 +24,12 @@ class WatcherSettings:
     """
     - `poll_interval`: how often each pending activation is checked.
     - `concurrency`: status checks in flight (the worker pool). With `max_rps`, the
-      provider's request budget, it is further capped so that checks waiting for the budget
-      still start well inside the lease (`capacity` is the result).
-    - `rps_share`: the part of `max_rps` the watcher paces itself to, leaving the rest to the
-      users' buttons in the same process.
+      process's provider budget (`SMSMAN_MAX_RPS`), it is further capped so that checks
+      waiting for the budget still start well inside the lease (`capacity` is the result).
+      The watcher's calls are the budget's background lane: users' taps go first and the
+      watcher takes what they leave, so no share of the budget is set aside for either.
+    - `account_rps`: the budget per SMS-man key (`SMSMAN_TOKEN_RPS`): the checks of one key
+      are scheduled no closer together than that (`bot.watcher.pacing`).
     - `lease`: how long a claim holds an activation; a dead watcher's work is picked up by
       another after it. Provider calls get half of it.
     - `notify_concurrency`, `notify_timeout`: the delivery pool, apart from the checks. The
@@ -44,7 +47,7 @@ class WatcherSettings:
     poll_interval: float
     concurrency: int = DEFAULT_CONCURRENCY
     max_rps: float | None = None
-    rps_share: float = 0.9
+    account_rps: float | None = None
     lease: float = DEFAULT_LEASE
     notify_concurrency: int = 16
     notify_timeout: float = 180.0
@@ -66,20 +69,26 @@ class WatcherSettings:
             raise ValueError("lease must be positive")
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, max_rps: float | None) -> WatcherSettings:
+    def from_settings(cls, settings: Settings, budget: ProviderBudget) -> WatcherSettings:
         """A running bot's watcher: the operator's interval and the process's budget."""
-        return cls(poll_interval=settings.poll_interval, max_rps=max_rps)
+        return cls(
+            poll_interval=settings.poll_interval,
+            max_rps=budget.rate,
+            account_rps=budget.account_rate,
+        )
 
     # --- derived -------------------------------------------------------------------------
 
     @property
     def budget(self) -> float | None:
-        """Status checks per second the watcher allows itself; None: no limit."""
-        return self.max_rps * self.rps_share if self.max_rps else None
+        """Status checks per second the watcher can count on while taps take up to half of
+        `max_rps` (they go first); None: no limit."""
+        return self.max_rps / 2 if self.max_rps else None
 
     @property
     def capacity(self) -> int:
-        """Workers: `concurrency`, capped so a check waits for the budget under a quarter lease."""
+        """Workers: `concurrency`, capped so a check waits for the budget under a quarter
+        lease even while taps take half of it."""
         budget = self.budget
         if budget is None:
             return self.concurrency
@@ -96,6 +105,20 @@ class WatcherSettings:
         if budget is None:
             return 2 * capacity
         return max(capacity, min(2 * capacity, int(budget * self.lease / 4)))
+
+    @property
+    def account_spacing(self) -> float | None:
+        """The least time between two scheduled checks of one key; None: no limit."""
+        return 1 / self.account_rps if self.account_rps else None
+
+    @property
+    def account_patience(self) -> float:
+        """How long a check may wait for its key's limiter (taps of that key go first, and
+        retries or expiry calls spend its rate too): half a second, or two of its slots. A
+        check that would wait longer is not sent but scheduled after the key's others, so a
+        busy key holds a few workers at most and never holds up anyone else's checks."""
+        spacing = self.account_spacing
+        return 0.0 if spacing is None else min(max(2 * spacing, 0.5), self.lease / 8)
 
     @property
     def batch_min(self) -> int:

@@ -21,8 +21,8 @@ from bot.provider import (
     NoNumbers,
     PriceTooHigh,
     Provider,
+    ProviderBudget,
     ProviderUnavailable,
-    RateLimiter,
     RetryPolicy,
     V2Provider,
     WrongToken,
@@ -46,15 +46,13 @@ class Setup:
 async def setup(request: pytest.FixtureRequest, sandbox: SandboxHandle) -> AsyncIterator[Setup]:
     sandbox.add_account(TOKEN, START)
     http = create_http_client()
-    limiter = RateLimiter(10_000)
+    budget = ProviderBudget.unlimited().interactive
     retry = RetryPolicy(base_delay=0.01, max_delay=0.05)
     provider: Provider
     if request.param == "v2":
-        provider = V2Provider(http, sandbox.v2_url, limiter=limiter, ref="ref1", retry=retry)
+        provider = V2Provider(http, sandbox.v2_url, budget=budget, ref="ref1", retry=retry)
     else:
-        provider = CompatProvider(
-            http, sandbox.compat_url, limiter=limiter, ref="ref1", retry=retry
-        )
+        provider = CompatProvider(http, sandbox.compat_url, budget=budget, ref="ref1", retry=retry)
     try:
         countries = await provider.get_countries(TOKEN)
         services = await provider.get_services(TOKEN)

@@ -9,6 +9,7 @@ import time
 import pytest
 from redis.asyncio import Redis
 
+from bot.provider.budget import ProviderBudget
 from bot.sandbox import StatusChange
 from bot.services.activations import ActivationService
 from bot.services.balances import Balances
@@ -377,19 +378,22 @@ async def test_card_refreshes_are_capped_in_all(watch_world: WatchWorld) -> None
 
 
 async def test_when_the_budget_is_short_every_number_is_checked_alike_and_it_is_logged_once(
-    watch_world: WatchWorld, caplog: pytest.LogCaptureFixture
+    redis: Redis, sandbox: SandboxHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
-    world = watch_world
-    records = [await world.buy(6000 + n, first_check_in=0) for n in range(30)]
     # 30 numbers every 0.2 s would need 150 requests a second; the budget is 30.
-    watcher = world.watcher(max_rps=30, rps_share=1.0, health_every=0.3)
-    caplog.set_level(logging.INFO, logger="bot.watcher")
-    world.start(watcher)
-    await eventually(
-        lambda: sum(world.provider.status_checks.values()) >= 30 * 8,
-        what="eight rounds of checks",
-    )
-    await world.stop_all()
+    world = WatchWorld(redis, sandbox, budget=ProviderBudget(30, 1000))
+    try:
+        records = [await world.buy(6000 + n, first_check_in=0) for n in range(30)]
+        watcher = world.watcher(health_every=0.3)
+        caplog.set_level(logging.INFO, logger="bot.watcher")
+        world.start(watcher)
+        await eventually(
+            lambda: sum(world.provider.status_checks.values()) >= 30 * 8,
+            what="eight rounds of checks",
+        )
+        await world.stop_all()
+    finally:
+        await world.aclose()
 
     counts = [world.provider.status_checks[r.id] for r in records]
     assert max(counts) - min(counts) <= 2  # oldest first: nobody starves

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from bot.provider.http import RateLimiter, create_http_client
+from bot.provider.budget import ProviderBudget
+from bot.provider.http import create_http_client
 from bot.provider.v2 import V2Provider
 from bot.services.activations import ActivationService
 from bot.store.activations import ActivationRecord, ActivationStore
@@ -95,7 +96,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         store = ActivationStore(redis)
         cipher = TokenCipher(args.key)
-        provider = V2Provider(http, args.provider_url, limiter=RateLimiter(10_000))
+        provider = V2Provider(http, args.provider_url, budget=ProviderBudget.unlimited().background)
         service = ActivationService(provider, store, cipher, poll_interval=args.poll_interval)
         watcher = ActivationWatcher(
             store,

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from bot.provider import (
     CompatProvider,
     Provider,
+    ProviderBudget,
     ProviderError,
-    RateLimiter,
     RetryPolicy,
     V2Provider,
 )
@@ -182,7 +182,7 @@ async def call_provider(protocol: str, call: Call, status: int, body: bytes) -> 
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
         options: dict[str, Any] = {
-            "limiter": RateLimiter(1_000_000),
+            "budget": ProviderBudget.unlimited().interactive,
             "retry": RetryPolicy(attempts=1, sleep=no_sleep),
         }
         provider: Provider

@@ -20,9 +20,9 @@ from bot.provider import (
     NoNumbers,
     PriceTooHigh,
     Provider,
+    ProviderBudget,
     ProviderError,
     ProviderUnavailable,
-    RateLimiter,
     RetryPolicy,
     WrongToken,
 )
@@ -49,7 +49,7 @@ async def provider(fake: FakeProviderHttp) -> AsyncIterator[CompatProvider]:
         yield CompatProvider(
             http,
             URL,
-            limiter=RateLimiter(1_000_000),
+            budget=ProviderBudget.unlimited().interactive,
             ref="partner42",
             retry=RetryPolicy(attempts=3, sleep=no_sleep),
         )
@@ -57,7 +57,9 @@ async def provider(fake: FakeProviderHttp) -> AsyncIterator[CompatProvider]:
 
 async def test_compat_provider_satisfies_the_provider_interface(fake: FakeProviderHttp) -> None:
     async with fake.client() as http:
-        provider: Provider = CompatProvider(http, URL, limiter=RateLimiter(1))
+        provider: Provider = CompatProvider(
+            http, URL, budget=ProviderBudget.unlimited().interactive
+        )
         assert provider.name == "compat"
 
 
@@ -204,7 +206,7 @@ async def test_buying_returns_the_activation_and_sends_price_cap_and_referral(
 async def test_buying_without_a_cap_or_referral_sends_neither(fake: FakeProviderHttp) -> None:
     fake.on("getNumber", text_answer("ACCESS_NUMBER:1:+79001234567"))
     async with fake.client() as http:
-        provider = CompatProvider(http, URL, limiter=RateLimiter(1000))
+        provider = CompatProvider(http, URL, budget=ProviderBudget.unlimited().interactive)
         activation = await provider.buy_number(
             TOKEN, service_id="tg", country_id="0", max_price=None
         )

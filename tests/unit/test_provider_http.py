@@ -1,4 +1,5 @@
-"""The shared HTTP plumbing: the aiohttp-backed client, the rate limiter, retries, one send."""
+"""The shared HTTP plumbing: the aiohttp-backed client, retries, one send (the budget it waits
+for is tested in test_provider_budget.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from aiohttp import web
 
 from bot.provider import (
     NoNumbers,
+    ProviderBudget,
     ProviderUnavailable,
     RateLimited,
-    RateLimiter,
     RetryPolicy,
     WrongToken,
     create_http_client,
@@ -24,7 +25,9 @@ from bot.provider import (
 from bot.provider.http import post_form
 from bot.provider.transport import AiohttpTransport
 
-# -- the rate limiter on virtual time -----------------------------------------------------
+NO_WAIT = ProviderBudget.unlimited().interactive
+
+# -- virtual time ------------------------------------------------------------------------
 
 
 @dataclass
@@ -40,79 +43,6 @@ class VirtualTime:
     async def sleep(self, delay: float) -> None:
         self.sleeps.append(delay)
         await asyncio.sleep(0)
-
-
-async def test_callers_beyond_the_rate_wait_for_their_turn() -> None:
-    time = VirtualTime()
-    limiter = RateLimiter(5, clock=time.clock, sleep=time.sleep)
-
-    await asyncio.gather(*(limiter.acquire() for _ in range(12)))
-
-    # Everyone asked at the same instant: one went straight through, the rest waited.
-    assert len(time.sleeps) == 11
-    admitted = sorted([0.0, *time.sleeps])
-    # At most 1 + rate * t calls within the first t seconds, for every t.
-    for index, at in enumerate(admitted):
-        assert index + 1 <= 1 + 5 * at + 1e-9
-    assert admitted[-1] == pytest.approx(11 / 5)
-
-
-async def test_each_waiting_caller_sleeps_once_no_polling() -> None:
-    time = VirtualTime()
-    limiter = RateLimiter(10, clock=time.clock, sleep=time.sleep)
-    await asyncio.gather(*(limiter.acquire() for _ in range(1000)))
-    assert len(time.sleeps) == 999
-    assert max(time.sleeps) == pytest.approx(99.9)
-
-
-async def test_an_idle_limiter_lets_the_next_call_through_at_once_but_stores_no_flood() -> None:
-    time = VirtualTime()
-    limiter = RateLimiter(5, burst=2, clock=time.clock, sleep=time.sleep)
-    await limiter.acquire()
-    time.now += 60  # a quiet minute
-    for _ in range(2):
-        await limiter.acquire()
-    assert time.sleeps == []  # the burst is free…
-    await limiter.acquire()
-    assert time.sleeps == [pytest.approx(0.2)]  # …but capped at 2, not 300
-
-
-async def test_a_cancelled_waiter_gives_its_slot_back() -> None:
-    time = VirtualTime()
-    gate = asyncio.Event()
-
-    async def blocking_sleep(delay: float) -> None:
-        time.sleeps.append(delay)
-        await gate.wait()
-
-    limiter = RateLimiter(5, clock=time.clock, sleep=blocking_sleep)
-    await limiter.acquire()
-    waiter = asyncio.create_task(limiter.acquire())
-    await asyncio.sleep(0)
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    next_call = asyncio.create_task(limiter.acquire())
-    await asyncio.sleep(0)
-    gate.set()
-    await next_call
-    # The next caller got the cancelled one's slot (0.2 s), not the one after (0.4 s).
-    assert time.sleeps == [pytest.approx(0.2), pytest.approx(0.2)]
-
-
-async def test_the_limiter_paces_real_calls() -> None:
-    limiter = RateLimiter(1000)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    await asyncio.gather(*(limiter.acquire() for _ in range(50)))
-    # 50 calls at 1000/s cannot all pass at once: at least ~49 ms of pacing happened.
-    assert loop.time() - started >= 0.045
-
-
-@pytest.mark.parametrize(("rate", "burst"), [(0, 1), (-1, 1), (5, 0.5)])
-def test_a_limiter_without_a_usable_rate_is_refused(rate: float, burst: float) -> None:
-    with pytest.raises(ValueError):
-        RateLimiter(rate, burst=burst)
 
 
 # -- retries ------------------------------------------------------------------------------
@@ -201,7 +131,7 @@ async def test_outages_become_typed_errors_without_the_url(
     url = "https://provider.test/path?api_key=SECRET"
     async with mock_client(answer) as http:
         with pytest.raises(error_type) as caught:
-            await post_form(http, url, {"api_key": "SECRET"}, limiter=RateLimiter(1000))
+            await post_form(http, url, {"api_key": "SECRET"}, budget=NO_WAIT, token="SECRET")
     assert "provider.test" not in str(caught.value)
     assert "SECRET" not in str(caught.value)
     assert caught.value.__context__ is None
@@ -209,7 +139,7 @@ async def test_outages_become_typed_errors_without_the_url(
 
 async def test_a_client_error_status_is_left_for_the_provider_to_read() -> None:
     async with mock_client(httpx.Response(401, text="BAD_KEY")) as http:
-        response = await post_form(http, "https://p.test/", {}, limiter=RateLimiter(1000))
+        response = await post_form(http, "https://p.test/", {}, budget=NO_WAIT, token="k")
     assert response.status_code == 401
 
 
@@ -262,7 +192,8 @@ async def test_the_client_sends_form_posts_over_real_http(
                     client,
                     f"{url}/stubs/handler_api.php",
                     {"api_key": f"k{n}"},
-                    limiter=RateLimiter(1e6),
+                    budget=NO_WAIT,
+                    token=f"k{n}",
                 )
                 for n in range(50)
             )
@@ -280,7 +211,7 @@ async def test_a_provider_that_does_not_answer_in_time_is_unavailable(
     client = create_http_client(timeout=httpx.Timeout(0.2, connect=5.0))
     try:
         with pytest.raises(ProviderUnavailable):
-            await post_form(client, f"{url}/slow", {"api_key": "k"}, limiter=RateLimiter(1e6))
+            await post_form(client, f"{url}/slow", {"api_key": "k"}, budget=NO_WAIT, token="k")
     finally:
         await client.aclose()
 
@@ -293,19 +224,12 @@ async def test_a_provider_that_is_down_is_unavailable() -> None:
     try:
         with pytest.raises(ProviderUnavailable) as caught:
             await post_form(
-                client, f"http://127.0.0.1:{port}/", {"api_key": "k"}, limiter=RateLimiter(1e6)
+                client,
+                f"http://127.0.0.1:{port}/",
+                {"api_key": "k"},
+                budget=NO_WAIT,
+                token="k",
             )
     finally:
         await client.aclose()
     assert str(port) not in str(caught.value)
-
-
-def test_try_acquire_says_no_when_the_bucket_is_empty_and_yes_after_a_refill() -> None:
-    """The non-blocking side (the watcher's card-refresh cap): `burst` at once, then `rate`/s."""
-    time = VirtualTime()
-    limiter = RateLimiter(4, burst=4, clock=time.clock, sleep=time.sleep)
-
-    assert [limiter.try_acquire() for _ in range(6)] == [True] * 4 + [False] * 2
-    time.now += 0.5  # two slots refilled
-    assert [limiter.try_acquire() for _ in range(3)] == [True, True, False]
-    assert time.sleeps == []

@@ -18,10 +18,10 @@ from bot.provider import (
     NoBalance,
     NoNumbers,
     Provider,
+    ProviderBudget,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
-    RateLimiter,
     RetryPolicy,
     V2Provider,
     WrongToken,
@@ -43,7 +43,7 @@ async def provider(fake: FakeProviderHttp) -> AsyncIterator[V2Provider]:
         yield V2Provider(
             http,
             BASE_URL,
-            limiter=RateLimiter(1_000_000),
+            budget=ProviderBudget.unlimited().interactive,
             ref="partner42",
             retry=RetryPolicy(attempts=3, sleep=no_sleep),
         )
@@ -51,7 +51,9 @@ async def provider(fake: FakeProviderHttp) -> AsyncIterator[V2Provider]:
 
 async def test_v2_provider_satisfies_the_provider_interface(fake: FakeProviderHttp) -> None:
     async with fake.client() as http:
-        provider: Provider = V2Provider(http, BASE_URL, limiter=RateLimiter(1))
+        provider: Provider = V2Provider(
+            http, BASE_URL, budget=ProviderBudget.unlimited().interactive
+        )
         assert provider.name == "v2"
         await provider.aclose()
         assert not http.is_closed  # the shared client belongs to its owner
@@ -301,7 +303,9 @@ async def test_a_price_with_kopecks_is_never_sent_as_the_integer_max_price(
 async def test_buying_without_a_price_cap_or_referral_sends_neither(fake: FakeProviderHttp) -> None:
     fake.on("get-number", json_answer({"request_id": 1, "number": "1"}))
     async with fake.client() as http:
-        provider = V2Provider(http, BASE_URL.rstrip("/"), limiter=RateLimiter(1000))
+        provider = V2Provider(
+            http, BASE_URL.rstrip("/"), budget=ProviderBudget.unlimited().interactive
+        )
         await provider.buy_number(TOKEN, service_id="3", country_id="0", max_price=None)
     form = fake.sent[0].form
     assert "maxPrice" not in form
