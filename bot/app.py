@@ -77,6 +77,8 @@ class App:
     activation_service: ActivationService
     replace: ReplaceService
     favourites: FavouritesService
+    balances: Balances
+    early_cancel: EarlyCancelStore
     admin: AdminService
     reachability: Reachability
 
@@ -145,7 +147,8 @@ def build_app(
     former = create_former_provider(settings, http, budget.interactive)
     users = UserStore(redis, cipher)
     activations = ActivationStore(redis)
-    catalog = Catalog(provider, CatalogCache(redis, provider.name))
+    background = create_provider(settings, http, budget.background)
+    catalog = Catalog(provider, CatalogCache(redis, provider.name), background=background)
     balances = Balances(provider, BalanceStore(redis))
     early_cancel = EarlyCancelStore(redis)
     purchase = PurchaseService(
@@ -178,7 +181,7 @@ def build_app(
         budget=budget,
         provider=provider,
         former_provider=former,
-        background_provider=create_provider(settings, http, budget.background),
+        background_provider=background,
         background_former_provider=create_former_provider(settings, http, budget.background),
         cipher=cipher,
         users=users,
@@ -188,6 +191,8 @@ def build_app(
         purchase=purchase,
         activation_service=activation_service,
         replace=ReplaceService(purchase, activation_service),
+        balances=balances,
+        early_cancel=early_cancel,
         favourites=FavouritesService(FavouriteStore(redis), catalog),
         admin=AdminService(provider, users, activations),
         reachability=Reachability(BlockedStore(redis), activations),

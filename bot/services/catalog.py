@@ -74,6 +74,7 @@ class Catalog:
         provider: Provider,
         cache: CatalogCache,
         *,
+        background: Provider | None = None,
         lists_fresh: float = LISTS_FRESH_SECONDS,
         prices_fresh: float = PRICES_FRESH_SECONDS,
         stamps_ttl: float = STAMPS_TTL,
@@ -81,6 +82,7 @@ class Catalog:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._provider = provider
+        self._background = background or provider  # refreshes nobody waits for
         self._cache = cache
         self._fresh = {SERVICES: lists_fresh, COUNTRIES: lists_fresh, OFFERS: prices_fresh}
         self._stamps_ttl = stamps_ttl
@@ -243,14 +245,17 @@ class Catalog:
             if self._flights.get(what) is flight and flight.done():
                 del self._flights[what]
 
-    async def _fetch(self, what: str, token: str) -> None:
+    async def _fetch(self, what: str, token: str, *, waited_for: bool = True) -> None:
+        """Fetch `what` into the cache: in the taps' lane of the provider budget when a tap
+        waits for it, else in the background lane."""
+        provider = self._provider if waited_for else self._background
         if what == SERVICES:
-            await self._cache.put_services(await self._provider.get_services(token), self._clock())
+            await self._cache.put_services(await provider.get_services(token), self._clock())
         elif what == COUNTRIES:
-            countries = await self._provider.get_countries(token)
+            countries = await provider.get_countries(token)
             await self._cache.put_countries(countries, self._clock())
         else:
-            await self._cache.put_offers(await self._provider.get_offers(token), self._clock())
+            await self._cache.put_offers(await provider.get_offers(token), self._clock())
         self._stamps_read_at = float("-inf")
 
     def _refresh_later(self, what: str) -> None:
@@ -268,7 +273,7 @@ class Catalog:
             if not await self._cache.try_refresh_lock(what, REFRESH_LOCK_SECONDS):
                 return
             try:
-                await self._fetch(what, token)
+                await self._fetch(what, token, waited_for=False)
             finally:
                 await self._cache.release_refresh_lock(what)
         except WrongToken:

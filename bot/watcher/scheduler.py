@@ -248,6 +248,8 @@ def create_watcher(app: App, notifier: Notifier) -> ActivationWatcher:
         app.cipher,
         poll_interval=settings.poll_interval,
         former=app.background_former_provider,
+        balances=app.balances,  # a refund makes the next confirmation card read it again
+        early_cancel=app.early_cancel,
     )
     return ActivationWatcher(
         store,
