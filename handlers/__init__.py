@@ -30,8 +30,8 @@ from handlers.middlewares import (
     CallbackAnswers,
     CallbackThrottle,
     CommandResetsState,
+    LoadUser,
     UserI18nMiddleware,
-    UserRegistration,
 )
 from handlers.outage import RedisOutage
 
@@ -42,10 +42,11 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
     """Middlewares first, then the routers: specific ones before catch-alls."""
     i18n = create_i18n(settings)
     RedisOutage(i18n).install(dispatcher)
-    dispatcher.update.outer_middleware(UserRegistration())
+    throttle = CallbackThrottle()
+    dispatcher.update.outer_middleware(LoadUser(throttle))
     UserI18nMiddleware(i18n).setup(dispatcher)
     dispatcher.callback_query.middleware(CallbackAnswers())
-    dispatcher.callback_query.middleware(CallbackThrottle())
+    dispatcher.callback_query.middleware(throttle)
     dispatcher.message.middleware(CommandResetsState())
 
     # The bot talks in private chats; in a group it only points there (groups).

@@ -1,7 +1,7 @@
 """Middlewares: who the user is, which language they read, and how fast they may tap.
 
-Order (set up in handlers/__init__.py): UserRegistration (outer, every update) →
-UserI18nMiddleware (outer, every event) → CallbackAnswerMiddleware → CallbackThrottle and
+Order (set up in handlers/__init__.py): LoadUser (outer, every update: one Redis round trip)
+→ UserI18nMiddleware (outer, every event) → CallbackAnswerMiddleware → CallbackThrottle and
 CommandResetsState (inner, only when a handler matched).
 """
 
@@ -15,13 +15,13 @@ from typing import Any
 from aiogram import BaseMiddleware, Dispatcher
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, User
 from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18nMiddleware
 from aiogram.utils.i18n import gettext as _
 
 from bot.i18n.translator import supported_language
-from bot.store.users import UserStore
+from bot.store.users import UserStore, Visit
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +41,69 @@ def register_first(dispatcher: Dispatcher, middleware: UpdateMiddleware) -> None
         manager.register(other)
 
 
-class UserRegistration(BaseMiddleware):
-    """Remember every user who talks to the bot in private (for /stats and /balances); in
-    groups and channels nothing is stored."""
+class CallbackThrottle(BaseMiddleware):
+    """At most `rate` button taps per `per` seconds per user; the excess is answered with
+    "slow down" and never reaches a handler (so never the provider).
+
+    Counted in Redis, so several bot processes behind one load balancer share each user's
+    count: `LoadUser` counts the tap in its window (`window()`) with the rest of what it
+    reads, and this middleware reads the count from `Visit.taps`. `clock` is unix time.
+    """
+
+    def __init__(
+        self, rate: int = 3, per: float = 1.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._rate = rate
+        self._per = per
+        self.clock = clock
+
+    def window(self) -> int:
+        return int(self.clock() // self._per)
+
+    @property
+    def ttl(self) -> float:
+        """How long a window's count is kept: past its end, for a clock a little behind."""
+        return 2 * self._per
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        visit: Visit | None = data.get("visit")
+        if not isinstance(event, CallbackQuery) or visit is None or visit.taps <= self._rate:
+            return await handler(event, data)
+        answer: CallbackAnswer | None = data.get("callback_answer")
+        text = _("Slow down a little, please: one tap is enough.")
+        if answer is not None:
+            answer.text = text
+        else:
+            await event.answer(text)
+        return None
+
+
+class LoadUser(BaseMiddleware):
+    """Who the user is, read once per update and shared: `data["visit"]` (`Visit`: their
+    language, their encrypted token, their taps in this throttle window) for the middlewares
+    and handlers after it.
+
+    The same round trip does what every update of a private chat does: the user is
+    remembered (for /stats and /balances) and no longer counted as having blocked the bot.
+    In groups and channels nothing is stored. A button tap is counted for `throttle`.
+    """
+
+    def __init__(self, throttle: CallbackThrottle) -> None:
+        self._throttle = throttle
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
+        if user is None:
+            return await handler(event, data)
         chat: Chat | None = data.get("event_chat")
-        if user is not None and not user.is_bot and chat is not None and chat.id == user.id:
-            users: UserStore = data["users"]
-            await users.register(user.id)
+        tap = isinstance(event, Update) and event.callback_query is not None
+        users: UserStore = data["users"]
+        data["visit"] = await users.visit(
+            user.id,
+            private=not user.is_bot and chat is not None and chat.id == user.id,
+            tap_window=self._throttle.window() if tap else None,
+            tap_ttl=self._throttle.ttl,
+        )
         return await handler(event, data)
 
 
@@ -62,46 +115,14 @@ class UserI18nMiddleware(I18nMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None:
             return self.i18n.default_locale
-        users: UserStore = data["users"]
-        stored = await users.get_language(user.id)
+        visit: Visit | None = data.get("visit")
+        stored = visit.language if visit is not None else None
         if stored in self.i18n.available_locales:
             return stored
         from_client = supported_language(user.language_code)
         if from_client in self.i18n.available_locales:
             return from_client
         return self.i18n.default_locale
-
-
-class CallbackThrottle(BaseMiddleware):
-    """At most `rate` button taps per `per` seconds per user; the excess is answered with
-    "slow down" and never reaches a handler (so never the provider).
-
-    Counted in Redis (`UserStore.count_tap`, one round trip), so several bot processes
-    behind one load balancer share each user's count. `clock` is unix time.
-    """
-
-    def __init__(
-        self, rate: int = 3, per: float = 1.0, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._rate = rate
-        self._per = per
-        self.clock = clock
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        user: User | None = data.get("event_from_user")
-        if not isinstance(event, CallbackQuery) or user is None:
-            return await handler(event, data)
-        users: UserStore = data["users"]
-        window = int(self.clock() // self._per)
-        if await users.count_tap(user.id, window, ttl=2 * self._per) > self._rate:
-            answer: CallbackAnswer | None = data.get("callback_answer")
-            text = _("Slow down a little, please: one tap is enough.")
-            if answer is not None:
-                answer.text = text
-            else:
-                await event.answer(text)
-            return None
-        return await handler(event, data)
 
 
 class CallbackAnswers(CallbackAnswerMiddleware):
@@ -137,7 +158,7 @@ class CommandResetsState(BaseMiddleware):
             and event.text is not None
             and event.text.startswith("/")
             and state is not None
-            and await state.get_state() is not None
+            and data.get("raw_state") is not None  # the state read once for this update
         ):
             await state.clear()
         return await handler(event, data)

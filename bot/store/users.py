@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
@@ -12,6 +13,22 @@ from bot.store import keys
 from bot.store.crypto import KeyMismatch, TokenCipher
 
 RECENT_SERVICES_KEPT = 6
+
+_VISIT_FIELDS = ("language", "token", "created_at")
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What one update needs to know about the user who sent it, read in one round trip
+    (`UserStore.visit`), as it was when the update arrived."""
+
+    language: str | None  # chosen with /language
+    encrypted_token: str | None
+    taps: int  # the user's button taps in this throttle window, this one included; 0 if none
+
+    @property
+    def has_token(self) -> bool:
+        return self.encrypted_token is not None
 
 
 class UserStore:
@@ -42,10 +59,37 @@ class UserStore:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.sadd(keys.USERS, str(user_id))
             pipe.srem(keys.BLOCKED, str(user_id))
-            added, _ = await pipe.execute()
-        if added:
-            await self._redis.hsetnx(keys.user(user_id), "created_at", str(time.time()))
+            pipe.hsetnx(keys.user(user_id), "created_at", str(time.time()))
+            added, _, _ = await pipe.execute()
         return bool(added)
+
+    async def visit(
+        self, user_id: int, *, private: bool, tap_window: int | None = None, tap_ttl: float = 2.0
+    ) -> Visit:
+        """Everything an update reads about its user, and what every update does, in one
+        round trip (a second one only on the user's first visit, to `register` them).
+
+        `private`: the update comes from the user's private chat, so the user is remembered
+        and no longer counted as having blocked the bot. `tap_window`: the update
+        is a button tap, counted in that throttle window; a window's count lives `tap_ttl` seconds.
+        """
+        key = keys.user(user_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(key, _VISIT_FIELDS)
+            if private:
+                pipe.srem(keys.BLOCKED, str(user_id))
+            if tap_window is not None:  # shared by every process on this Redis
+                pipe.incr(keys.taps(user_id, tap_window))
+                pipe.expire(keys.taps(user_id, tap_window), max(1, math.ceil(tap_ttl)))
+            replies = await pipe.execute()
+        language, token, created_at = replies[0]
+        if private and created_at is None:
+            await self.register(user_id)
+        return Visit(
+            language=language,
+            encrypted_token=token,
+            taps=int(replies[-2]) if tap_window is not None else 0,
+        )
 
     async def get_language(self, user_id: int) -> str | None:
         value = await self._redis.hget(keys.user(user_id), "language")
@@ -101,16 +145,6 @@ class UserStore:
             removed, _ = await pipe.execute()
         return bool(removed)
 
-    async def count_tap(self, user_id: int, window: int, ttl: float) -> int:
-        """Count a button tap of the user in time window `window`; the taps so far in it.
-        Shared by every process on this Redis; a window's count lives `ttl` seconds."""
-        key = keys.taps(user_id, window)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, max(1, math.ceil(ttl)))
-            count, _ = await pipe.execute()
-        return int(count)
-
     async def users_with_token(self) -> list[int]:
         return sorted(int(member) for member in await self._redis.smembers(keys.USERS_WITH_TOKEN))
 
@@ -134,4 +168,4 @@ class UserStore:
             await pipe.execute()
 
 
-__all__ = ["KeyMismatch", "UserStore"]
+__all__ = ["KeyMismatch", "UserStore", "Visit"]
