@@ -68,7 +68,6 @@ from bot.config import Protocol, Settings
 from bot.runtime.redis_server import RedisServer
 from bot.runtime.runner import freeze_startup_heap
 from bot.sandbox import SandboxServer, SandboxState
-from bot.store import keys
 from bot.store.crypto import TokenCipher
 from handlers.middlewares import CallbackThrottle
 from handlers.states import BuyForm
@@ -458,12 +457,8 @@ class Bench:
         memory_after, rss_after = await used_memory(self.redis), rss_bytes()
         keys_after = await self.redis.dbsize()
         sample = FIRST_USER
-        state_value = await self.app.redis.keys(f"fsm:*{sample}*")
-        per_key = {
-            k: await self.redis.memory_usage(k)
-            for k in [*state_value, keys.user(sample)]
-            if await self.redis.exists(k)
-        }
+        sample_keys = await self.redis.keys(f"*:{sample}*")
+        per_key = {k: await self.redis.memory_usage(k) for k in sample_keys}
         print(
             f"Redis used_memory +{memory_after - memory_before:,} B = "
             f"{(memory_after - memory_before) / args.users:,.0f} B/user "

@@ -43,7 +43,7 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
     i18n = create_i18n(settings)
     RedisOutage(i18n).install(dispatcher)
     throttle = CallbackThrottle()
-    dispatcher.update.outer_middleware(LoadUser(throttle))
+    LoadUser.install(dispatcher, throttle)
     UserI18nMiddleware(i18n).setup(dispatcher)
     dispatcher.callback_query.middleware(CallbackAnswers())
     dispatcher.callback_query.middleware(throttle)

@@ -1,8 +1,9 @@
 """Middlewares: who the user is, which language they read, and how fast they may tap.
 
-Order (set up in handlers/__init__.py): LoadUser (outer, every update: one Redis round trip)
-→ UserI18nMiddleware (outer, every event) → CallbackAnswerMiddleware → CallbackThrottle and
-CommandResetsState (inner, only when a handler matched).
+Order (set up in handlers/__init__.py): LoadUser (outer, every update: one Redis round trip
+for the user and their FSM state, in place of aiogram's FSM middleware) → UserI18nMiddleware
+(outer, every event) → CallbackAnswerMiddleware → CallbackThrottle and CommandResetsState
+(inner, only when a handler matched).
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Dispatcher
+from aiogram.dispatcher.middlewares.manager import MiddlewareManager
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.middleware import FSMContextMiddleware
+from aiogram.fsm.storage.base import BaseEventIsolation
+from aiogram.fsm.strategy import FSMStrategy
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, User
 from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18nMiddleware
@@ -22,6 +27,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.i18n.translator import supported_language
 from bot.store.users import UserStore, Visit
+from handlers.fsm import ConversationStorage, LoadedFSMContext
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +39,15 @@ def register_first(dispatcher: Dispatcher, middleware: UpdateMiddleware) -> None
     """Make `middleware` the outermost update middleware, ahead of aiogram's own (errors,
     user context, FSM), which read Redis before anything registered later runs."""
     manager = dispatcher.update.outer_middleware
-    others = list(manager)
-    for other in others:
-        manager.unregister(other)
-    manager.register(middleware)
-    for other in others:
-        manager.register(other)
+    _reorder(manager, [middleware, *manager])
+
+
+def _reorder(manager: MiddlewareManager, middlewares: list[UpdateMiddleware]) -> None:
+    """Make `middlewares` the manager's, in this order."""
+    for middleware in list(manager):
+        manager.unregister(middleware)
+    for middleware in middlewares:
+        manager.register(middleware)
 
 
 class CallbackThrottle(BaseMiddleware):
@@ -78,33 +87,77 @@ class CallbackThrottle(BaseMiddleware):
         return None
 
 
-class LoadUser(BaseMiddleware):
-    """Who the user is, read once per update and shared: `data["visit"]` (`Visit`: their
-    language, their encrypted token, their taps in this throttle window) for the middlewares
-    and handlers after it.
+class LoadUser(FSMContextMiddleware):
+    """Who the user is and where their conversation stands, read once per update and shared:
+    `data["visit"]` (`Visit`: language, encrypted token, taps in this throttle window) and
+    `data["state"]` (a `LoadedFSMContext` over the state and data read along), for the
+    middlewares, filters and handlers after it.
 
-    The same round trip does what every update of a private chat does: the user is
-    remembered (for /stats and /balances) and no longer counted as having blocked the bot.
-    In groups and channels nothing is stored. A button tap is counted for `throttle`.
+    It takes the place of aiogram's FSMContextMiddleware (`install`), so that the FSM state
+    comes in the same Redis round trip. That round trip also does what every update of a
+    private chat does: the user is remembered (for /stats and /balances) and no longer
+    counted as having blocked the bot; in groups and channels nothing is stored. A button
+    tap is counted for `throttle`.
     """
 
-    def __init__(self, throttle: CallbackThrottle) -> None:
+    def __init__(
+        self,
+        storage: ConversationStorage,
+        throttle: CallbackThrottle,
+        events_isolation: BaseEventIsolation,
+        strategy: FSMStrategy,
+    ) -> None:
+        super().__init__(storage=storage, events_isolation=events_isolation, strategy=strategy)
+        self._conversations = storage
         self._throttle = throttle
+
+    @classmethod
+    def install(cls, dispatcher: Dispatcher, throttle: CallbackThrottle) -> LoadUser:
+        """Put it where aiogram's FSM middleware is (after aiogram's user context, which says
+        who sent the update), over the dispatcher's storage and event isolation."""
+        fsm = dispatcher.fsm
+        if not isinstance(fsm.storage, ConversationStorage):
+            raise TypeError("the dispatcher's FSM storage must be a ConversationStorage")
+        loader = cls(fsm.storage, throttle, fsm.events_isolation, fsm.strategy)
+        manager = dispatcher.update.outer_middleware
+        middlewares = list(manager)
+        middlewares[middlewares.index(fsm)] = loader
+        _reorder(manager, middlewares)
+        dispatcher.fsm = loader
+        return loader
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        if user is None:
+        if user is None:  # a channel post, say: aiogram's FSM alone (nobody to read about)
+            return await super().__call__(handler, event, data)
+        context = self.resolve_event_context(data["bot"], data)
+        data["fsm_storage"] = self.storage
+        if context is None:
+            data["visit"] = await self._visit(user, event, data, conversation=None)
             return await handler(event, data)
+        # As aiogram's middleware does: the state is read once the update holds the lock.
+        async with self.events_isolation.lock(key=context.key):
+            visit = await self._visit(
+                user, event, data, conversation=self._conversations.redis_key(context.key)
+            )
+            assert visit.conversation is not None  # read along: its key was given
+            state = LoadedFSMContext(self._conversations, context.key, visit.conversation)
+            data.update(visit=visit, state=state, raw_state=state.current_state)
+            return await handler(event, data)
+
+    async def _visit(
+        self, user: User, event: TelegramObject, data: dict[str, Any], conversation: str | None
+    ) -> Visit:
         chat: Chat | None = data.get("event_chat")
         tap = isinstance(event, Update) and event.callback_query is not None
         users: UserStore = data["users"]
-        data["visit"] = await users.visit(
+        return await users.visit(
             user.id,
             private=not user.is_bot and chat is not None and chat.id == user.id,
+            conversation=conversation,
             tap_window=self._throttle.window() if tap else None,
             tap_ttl=self._throttle.ttl,
         )
-        return await handler(event, data)
 
 
 class UserI18nMiddleware(I18nMiddleware):

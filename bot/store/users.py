@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from bot.store import keys
+from bot.store import conversations, keys
+from bot.store.conversations import Conversation
 from bot.store.crypto import KeyMismatch, TokenCipher
 
 RECENT_SERVICES_KEPT = 6
@@ -25,6 +26,7 @@ class Visit:
     language: str | None  # chosen with /language
     encrypted_token: str | None
     taps: int  # the user's button taps in this throttle window, this one included; 0 if none
+    conversation: Conversation | None  # the FSM state and data of the update's conversation
 
     @property
     def has_token(self) -> bool:
@@ -64,31 +66,45 @@ class UserStore:
         return bool(added)
 
     async def visit(
-        self, user_id: int, *, private: bool, tap_window: int | None = None, tap_ttl: float = 2.0
+        self,
+        user_id: int,
+        *,
+        private: bool,
+        conversation: str | None = None,
+        tap_window: int | None = None,
+        tap_ttl: float = 2.0,
     ) -> Visit:
         """Everything an update reads about its user, and what every update does, in one
         round trip (a second one only on the user's first visit, to `register` them).
 
         `private`: the update comes from the user's private chat, so the user is remembered
-        and no longer counted as having blocked the bot. `tap_window`: the update
-        is a button tap, counted in that throttle window; a window's count lives `tap_ttl` seconds.
+        and no longer counted as having blocked the bot. `conversation`: the key of the
+        update's FSM state and data (bot.store.conversations; in a private chat the user
+        hash itself), read along. `tap_window`: the update is a button tap, counted in that
+        throttle window; a window's count lives `tap_ttl` seconds.
         """
         key = keys.user(user_id)
+        own = conversation == key
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(key, _VISIT_FIELDS)
+            pipe.hmget(key, _VISIT_FIELDS + (conversations.FIELDS if own else ()))
+            if conversation is not None and not own:
+                pipe.hmget(conversation, conversations.FIELDS)
             if private:
                 pipe.srem(keys.BLOCKED, str(user_id))
             if tap_window is not None:  # shared by every process on this Redis
                 pipe.incr(keys.taps(user_id, tap_window))
                 pipe.expire(keys.taps(user_id, tap_window), max(1, math.ceil(tap_ttl)))
             replies = await pipe.execute()
-        language, token, created_at = replies[0]
+        language, token, created_at, *fsm = replies[0]
+        if conversation is not None and not own:
+            fsm = replies[1]
         if private and created_at is None:
             await self.register(user_id)
         return Visit(
             language=language,
             encrypted_token=token,
             taps=int(replies[-2]) if tap_window is not None else 0,
+            conversation=Conversation(*fsm) if conversation is not None else None,
         )
 
     async def get_language(self, user_id: int) -> str | None:
