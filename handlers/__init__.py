@@ -26,6 +26,7 @@ from handlers import (
     token,
 )
 from handlers.commands import set_bot_commands
+from handlers.filters import run_pure_filters_in_loop
 from handlers.middlewares import (
     CallbackAnswers,
     CallbackThrottle,
@@ -69,3 +70,4 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
         groups.create_router(),
         private,
     )
+    run_pure_filters_in_loop(dispatcher)
