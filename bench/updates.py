@@ -445,7 +445,7 @@ class Bench:
             """What /start, /token and 🛒 Buy leave in Redis (the bench drives those
             updates through the dispatcher below; here they are written directly, fast)."""
             async with semaphore:
-                await self.app.users.register(user_id)
+                await self.app.users.visit(user_id, private=True)  # as their first update
                 await self.app.users.set_token(user_id, token_of(user_id))
                 key = StorageKey(bot_id=BOT_ID, chat_id=user_id, user_id=user_id)
                 await storage.set_state(key, BuyForm.choosing_service)
@@ -539,9 +539,16 @@ class Bench:
             bot = statistics.mean(r.rate for r in runs["bot"])
             bare_rate = statistics.mean(r.rate for r in runs["bare"])
             last = runs["bot"][-1]
+            # Each round's bot run right after its bare one: the machine moved least between.
+            rounds = ", ".join(
+                f"{b.rate / a.rate:.2f}" for a, b in zip(runs["bare"], runs["bot"], strict=True)
+            )
+            cpu = sum(r.cpu for r in runs["bot"]) / sum(r.updates for r in runs["bot"])
+            bare_cpu = sum(r.cpu for r in runs["bare"]) / sum(r.updates for r in runs["bare"])
             print(
                 f"{kind:<11} bot {bot:>6,.0f}/s  bare {bare_rate:>6,.0f}/s  "
-                f"ratio {bot / bare_rate:.2f}"
+                f"ratio {bot / bare_rate:.2f} (rounds {rounds}); CPU/update bot "
+                f"{1e6 * cpu:,.0f} us, bare {1e6 * bare_cpu:,.0f} us: ratio {bare_cpu / cpu:.2f}"
                 f"  | bot: Bot API {last.api_calls / last.updates:.2f}/update, Redis "
                 f"{last.round_trips / last.updates:.2f} round trips "
                 f"({last.commands / last.updates:.2f} commands)/update, "

@@ -15,7 +15,34 @@ from bot.store.crypto import KeyMismatch, TokenCipher
 
 RECENT_SERVICES_KEPT = 6
 
-_VISIT_FIELDS = ("language", "token", "created_at")
+# What every update reads and does about its user, in one command.
+# KEYS: the user hash, the blocked set, the users set, the conversation hash (the user hash
+# itself in a private chat), then, for a button tap, the tap counter of its window.
+# ARGV: the user id; "1" in the user's private chat; the time (first visit); "own", "other"
+# or "" for no conversation; the tap counter's lifetime in seconds; the names of the FSM
+# state and data fields.
+# Returns language, encrypted token, FSM state, FSM data, taps (0 when not a tap).
+_VISIT_SCRIPT = """
+local user = redis.call('HMGET', KEYS[1], 'language', 'token', 'created_at', ARGV[6], ARGV[7])
+if ARGV[2] == '1' then
+    redis.call('SREM', KEYS[2], ARGV[1])
+    if not user[3] then
+        redis.call('SADD', KEYS[3], ARGV[1])
+        redis.call('HSETNX', KEYS[1], 'created_at', ARGV[3])
+    end
+end
+local state, data = user[4], user[5]
+if ARGV[4] == 'other' then
+    local conversation = redis.call('HMGET', KEYS[4], ARGV[6], ARGV[7])
+    state, data = conversation[1], conversation[2]
+end
+local taps = 0
+if KEYS[5] then
+    taps = redis.call('INCR', KEYS[5])
+    redis.call('EXPIRE', KEYS[5], ARGV[5])
+end
+return {user[1], user[2], state, data, taps}
+"""
 
 
 @dataclass(frozen=True)
@@ -37,6 +64,7 @@ class UserStore:
     def __init__(self, redis: Redis, cipher: TokenCipher) -> None:
         self._redis = redis
         self._cipher = cipher
+        self._visit = redis.register_script(_VISIT_SCRIPT)
 
     async def check_key(self) -> None:
         """Fail fast (KeyMismatch) when tokens in Redis were stored under another key; with
@@ -55,16 +83,6 @@ class UserStore:
             if rotated is not None:
                 await self._redis.set(keys.KEY_CHECK, rotated)
 
-    async def register(self, user_id: int) -> bool:
-        """Remember the user; True when this is their first visit. A user who writes to
-        the bot can be reached again: they are no longer counted as having blocked it."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(keys.USERS, str(user_id))
-            pipe.srem(keys.BLOCKED, str(user_id))
-            pipe.hsetnx(keys.user(user_id), "created_at", str(time.time()))
-            added, _, _ = await pipe.execute()
-        return bool(added)
-
     async def visit(
         self,
         user_id: int,
@@ -74,37 +92,38 @@ class UserStore:
         tap_window: int | None = None,
         tap_ttl: float = 2.0,
     ) -> Visit:
-        """Everything an update reads about its user, and what every update does, in one
-        round trip (a second one only on the user's first visit, to `register` them).
+        """Everything an update reads about its user, and what every update does: one
+        command (a script), so one round trip.
 
         `private`: the update comes from the user's private chat, so the user is remembered
-        and no longer counted as having blocked the bot. `conversation`: the key of the
-        update's FSM state and data (bot.store.conversations; in a private chat the user
-        hash itself), read along. `tap_window`: the update is a button tap, counted in that
-        throttle window; a window's count lives `tap_ttl` seconds.
+        (in the users set, with the time of their first visit) and no longer counted as
+        having blocked the bot.
+        `conversation`: the key of the update's FSM state and data (bot.store.conversations;
+        in a private chat the user hash itself), read along. `tap_window`: the update is a
+        button tap, counted in that throttle window, shared by every process on this Redis;
+        a window's count lives `tap_ttl` seconds.
         """
-        key = keys.user(user_id)
-        own = conversation == key
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(key, _VISIT_FIELDS + (conversations.FIELDS if own else ()))
-            if conversation is not None and not own:
-                pipe.hmget(conversation, conversations.FIELDS)
-            if private:
-                pipe.srem(keys.BLOCKED, str(user_id))
-            if tap_window is not None:  # shared by every process on this Redis
-                pipe.incr(keys.taps(user_id, tap_window))
-                pipe.expire(keys.taps(user_id, tap_window), max(1, math.ceil(tap_ttl)))
-            replies = await pipe.execute()
-        language, token, created_at, *fsm = replies[0]
-        if conversation is not None and not own:
-            fsm = replies[1]
-        if private and created_at is None:
-            await self.register(user_id)
+        user_key = keys.user(user_id)
+        visit_keys = [user_key, keys.BLOCKED, keys.USERS, conversation or user_key]
+        if tap_window is not None:
+            visit_keys.append(keys.taps(user_id, tap_window))
+        mode = "" if conversation is None else "own" if conversation == user_key else "other"
+        language, token, state, data, taps = await self._visit(
+            keys=visit_keys,
+            args=[
+                user_id,
+                "1" if private else "",
+                str(time.time()),
+                mode,
+                max(1, math.ceil(tap_ttl)),
+                *conversations.FIELDS,
+            ],
+        )
         return Visit(
             language=language,
             encrypted_token=token,
-            taps=int(replies[-2]) if tap_window is not None else 0,
-            conversation=Conversation(*fsm) if conversation is not None else None,
+            taps=int(taps),
+            conversation=Conversation(state, data) if conversation is not None else None,
         )
 
     async def get_language(self, user_id: int) -> str | None:
