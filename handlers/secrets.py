@@ -35,7 +35,8 @@ class PastedToken(Filter):
     """A message that carries an API token (or looks like it) where none is expected.
 
     The user's own token is recognised too, whatever it looks like: it comes encrypted with
-    the update's `Visit`, and is decrypted only for a text that does not look like a token.
+    the update's `Visit`, and is decrypted only for a text that does not look like a token
+    and is long enough to hold it.
     """
 
     async def __call__(
@@ -57,9 +58,10 @@ class PastedToken(Filter):
             return True  # "/token <anything>" in a group
         if looks_like_token(text):
             return True
-        if visit is None or not visit.encrypted_token:
+        ciphertext = visit.encrypted_token if visit is not None else None
+        if not ciphertext or not users.token_may_be_in(text, ciphertext):
             return False
-        return looks_like_token(text, users.decrypt_token(visit.encrypted_token))
+        return looks_like_token(text, users.decrypt_token(ciphertext))
 
 
 async def delete_pasted_token(message: Message) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import time
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ from bot.store.conversations import Conversation
 from bot.store.crypto import KeyMismatch, TokenCipher
 
 RECENT_SERVICES_KEPT = 6
+
+_FERNET_FRAME = 1 + 8 + 16 + 32  # version, timestamp, IV, HMAC
+_FERNET_BLOCK = 16
 
 # What every update reads and does about its user, in one command.
 # KEYS: the user hash, the blocked set, the users set, the conversation hash (the user hash
@@ -172,6 +176,19 @@ class UserStore:
     def decrypt_token(self, ciphertext: str) -> str:
         """The token inside what `get_encrypted_token` returned."""
         return self._cipher.decrypt(ciphertext)
+
+    @staticmethod
+    def token_may_be_in(text: str, ciphertext: str) -> bool:
+        """Whether `text` is long enough to hold the token `ciphertext` encrypts; when not,
+        there is no need to decrypt it to look (a decryption costs ~50 us, and most texts
+        are commands and short searches). A Fernet token is a 57-byte frame around the
+        plaintext padded to whole 16-byte blocks (PKCS7 adds 1 to 16 bytes), so its length
+        tells the token's within 16 bytes."""
+        try:
+            padded = len(base64.urlsafe_b64decode(ciphertext)) - _FERNET_FRAME
+        except ValueError:  # not a Fernet token: let decryption say what it is
+            return True
+        return len(text.encode()) >= padded - _FERNET_BLOCK
 
     async def delete_token(self, user_id: int) -> bool:
         async with self._redis.pipeline(transaction=True) as pipe:
