@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from bot.store import conversations, keys
+from bot.store import as_text, conversations, keys
 from bot.store.conversations import Conversation
 from bot.store.crypto import KeyMismatch, TokenCipher
 
@@ -25,8 +25,10 @@ _FERNET_BLOCK = 16
 # ARGV: the user id; "1" in the user's private chat; the time (first visit); "own", "other"
 # or "" for no conversation; the tap counter's lifetime in seconds; the names of the FSM
 # state and data fields.
-# Returns language, encrypted token, FSM state, FSM data, taps (0 when not a tap).
-_VISIT_SCRIPT = """
+# Returns one string, "\n" between: taps (0 when not a tap), language, encrypted token, FSM
+# state, FSM data ("" for none). One string because redis-py (without hiredis) parses each
+# element of an array reply in Python; only the data, last, could hold a "\n".
+_VISIT_SCRIPT = r"""
 local user = redis.call('HMGET', KEYS[1], 'language', 'token', 'created_at', ARGV[6], ARGV[7])
 if ARGV[2] == '1' then
     redis.call('SREM', KEYS[2], ARGV[1])
@@ -45,7 +47,7 @@ if KEYS[5] then
     taps = redis.call('INCR', KEYS[5])
     redis.call('EXPIRE', KEYS[5], ARGV[5])
 end
-return {user[1], user[2], state, data, taps}
+return table.concat({taps, user[1] or '', user[2] or '', state or '', data or ''}, '\n')
 """
 
 
@@ -112,7 +114,7 @@ class UserStore:
         if tap_window is not None:
             visit_keys.append(keys.taps(user_id, tap_window))
         mode = "" if conversation is None else "own" if conversation == user_key else "other"
-        language, token, state, data, taps = await self._visit(
+        reply = await self._visit(
             keys=visit_keys,
             args=[
                 user_id,
@@ -123,11 +125,14 @@ class UserStore:
                 *conversations.FIELDS,
             ],
         )
+        taps, language, token, state, data = as_text(reply).split("\n", 4)
         return Visit(
-            language=language,
-            encrypted_token=token,
+            language=language or None,
+            encrypted_token=token or None,
             taps=int(taps),
-            conversation=Conversation(state, data) if conversation is not None else None,
+            conversation=Conversation(state or None, data or None)
+            if conversation is not None
+            else None,
         )
 
     async def get_language(self, user_id: int) -> str | None:
