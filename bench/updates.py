@@ -352,14 +352,27 @@ class Bench:
 
     # the conversation of one user, in order
 
-    async def conversation(self, user_id: int, latencies: dict[str, list[float]]) -> int:
+    async def conversation(
+        self,
+        user_id: int,
+        latencies: dict[str, list[float]],
+        costs: dict[str, tuple[int, int]] | None = None,
+    ) -> int:
+        """One user's conversation; with `costs`, each step's Redis round trips and Bot API
+        calls (meaningful only when nothing else runs meanwhile)."""
         session, updates = self.session, self.updates
         session.watched[user_id] = {}
 
         async def feed(kind: str, update: Update) -> dict[str, Any]:
+            trips, calls = CountingConnection.round_trips, sum(session.calls.values())
             started = time.perf_counter()
             await self.dispatcher.feed_update(self.bot, update)
             latencies.setdefault(kind, []).append(time.perf_counter() - started)
+            if costs is not None:
+                costs[kind] = (
+                    CountingConnection.round_trips - trips,
+                    sum(session.calls.values()) - calls,
+                )
             return session.watched[user_id]
 
         def button(shown: dict[str, Any], prefix: str) -> str:
@@ -533,6 +546,12 @@ class Bench:
                 f"p99 {1e3 * percentile(values, 0.99):6.1f} ms"
             )
         mix_taps = [v for k, vs in latencies.items() if k.startswith("tap") for v in vs]
+        costs: dict[str, tuple[int, int]] = {}
+        await self.conversation(users[min(args.mix_users, len(users) - 1)], {}, costs)
+        print(
+            "  one conversation alone, Redis round trips / Bot API calls per step: "
+            + ", ".join(f"{kind} {trips}/{calls}" for kind, (trips, calls) in costs.items())
+        )
 
         print("\n== summary")
         for kind, runs in results.items():

@@ -91,7 +91,8 @@ class LoadUser(FSMContextMiddleware):
     """Who the user is and where their conversation stands, read once per update and shared:
     `data["visit"]` (`Visit`: language, encrypted token, taps in this throttle window) and
     `data["state"]` (a `LoadedFSMContext` over the state and data read along), for the
-    middlewares, filters and handlers after it.
+    middlewares, filters and handlers after it, and the token for the use cases they call
+    (`UserStore.reading`).
 
     It takes the place of aiogram's FSMContextMiddleware (`install`), so that the FSM state
     comes in the same Redis round trip. That round trip also does what every update of a
@@ -132,9 +133,11 @@ class LoadUser(FSMContextMiddleware):
             return await super().__call__(handler, event, data)
         context = self.resolve_event_context(data["bot"], data)
         data["fsm_storage"] = self.storage
+        users: UserStore = data["users"]
         if context is None:
-            data["visit"] = await self._visit(user, event, data, conversation=None)
-            return await handler(event, data)
+            visit = data["visit"] = await self._visit(user, event, data, conversation=None)
+            with users.reading(user.id, visit):
+                return await handler(event, data)
         # As aiogram's middleware does: the state is read once the update holds the lock.
         async with self.events_isolation.lock(key=context.key):
             visit = await self._visit(
@@ -143,7 +146,8 @@ class LoadUser(FSMContextMiddleware):
             assert visit.conversation is not None  # read along: its key was given
             state = LoadedFSMContext(self._conversations, context.key, visit.conversation)
             data.update(visit=visit, state=state, raw_state=state.current_state)
-            return await handler(event, data)
+            with users.reading(user.id, visit):
+                return await handler(event, data)
 
     async def _visit(
         self, user: User, event: TelegramObject, data: dict[str, Any], conversation: str | None

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -64,6 +67,18 @@ class Visit:
     @property
     def has_token(self) -> bool:
         return self.encrypted_token is not None
+
+
+@dataclass
+class _ReadInUpdate:
+    """A user's encrypted token as the update being handled read it (`UserStore.reading`)."""
+
+    user_id: int
+    encrypted_token: str | None
+    open: bool = True
+
+
+_read_in_update: ContextVar[_ReadInUpdate | None] = ContextVar("read_in_update", default=None)
 
 
 class UserStore:
@@ -135,6 +150,26 @@ class UserStore:
             else None,
         )
 
+    @contextmanager
+    def reading(self, user_id: int, visit: Visit) -> Iterator[None]:
+        """While an update is handled: its user's token as `visit` read it answers this
+        store's `get_encrypted_token` and `get_token` for that user, which the use cases
+        call once or twice per step (a round trip each). Changes made meanwhile through
+        this store keep it current. It ends with the update, for the tasks the update
+        started too; outside it, and for other users, the store reads Redis."""
+        read = _ReadInUpdate(user_id, visit.encrypted_token)
+        reset = _read_in_update.set(read)
+        try:
+            yield
+        finally:
+            read.open = False
+            _read_in_update.reset(reset)
+
+    @staticmethod
+    def _read_in_update(user_id: int) -> _ReadInUpdate | None:
+        read = _read_in_update.get()
+        return read if read is not None and read.open and read.user_id == user_id else None
+
     async def get_language(self, user_id: int) -> str | None:
         value = await self._redis.hget(keys.user(user_id), "language")
         return str(value) if value is not None else None
@@ -143,15 +178,25 @@ class UserStore:
         await self._redis.hset(keys.user(user_id), "language", language)
 
     async def set_token(self, user_id: int, token: str) -> None:
+        ciphertext = self._cipher.encrypt(token)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.user(user_id), "token", self._cipher.encrypt(token))
+            pipe.hset(keys.user(user_id), "token", ciphertext)
             pipe.sadd(keys.USERS, str(user_id))
             pipe.sadd(keys.USERS_WITH_TOKEN, str(user_id))
             await pipe.execute()
+        self._note_token(user_id, ciphertext)
 
     async def get_encrypted_token(self, user_id: int) -> str | None:
+        read = self._read_in_update(user_id)
+        if read is not None:
+            return read.encrypted_token
         value = await self._redis.hget(keys.user(user_id), "token")
         return str(value) if value is not None else None
+
+    def _note_token(self, user_id: int, ciphertext: str | None) -> None:
+        read = self._read_in_update(user_id)
+        if read is not None:
+            read.encrypted_token = ciphertext
 
     async def get_token(self, user_id: int) -> str | None:
         """The user's token; one an older key encrypted is stored again under the current."""
@@ -175,6 +220,7 @@ class UserStore:
                 pipe.multi()
                 pipe.hset(key, "token", new)
                 await pipe.execute()
+                self._note_token(user_id, new)
             except WatchError:
                 pass  # changed meanwhile (a new token, /logout): that change stands
 
@@ -200,6 +246,7 @@ class UserStore:
             pipe.hdel(keys.user(user_id), "token")
             pipe.srem(keys.USERS_WITH_TOKEN, str(user_id))
             removed, _ = await pipe.execute()
+        self._note_token(user_id, None)
         return bool(removed)
 
     async def users_with_token(self) -> list[int]:
