@@ -68,7 +68,6 @@ from bot.config import Protocol, Settings
 from bot.runtime.redis_server import RedisServer
 from bot.runtime.runner import freeze_startup_heap
 from bot.sandbox import SandboxServer, SandboxState
-from bot.store import keys
 from bot.store.crypto import TokenCipher
 from handlers.middlewares import CallbackThrottle
 from handlers.states import BuyForm
@@ -353,14 +352,27 @@ class Bench:
 
     # the conversation of one user, in order
 
-    async def conversation(self, user_id: int, latencies: dict[str, list[float]]) -> int:
+    async def conversation(
+        self,
+        user_id: int,
+        latencies: dict[str, list[float]],
+        costs: dict[str, tuple[int, int]] | None = None,
+    ) -> int:
+        """One user's conversation; with `costs`, each step's Redis round trips and Bot API
+        calls (meaningful only when nothing else runs meanwhile)."""
         session, updates = self.session, self.updates
         session.watched[user_id] = {}
 
         async def feed(kind: str, update: Update) -> dict[str, Any]:
+            trips, calls = CountingConnection.round_trips, sum(session.calls.values())
             started = time.perf_counter()
             await self.dispatcher.feed_update(self.bot, update)
             latencies.setdefault(kind, []).append(time.perf_counter() - started)
+            if costs is not None:
+                costs[kind] = (
+                    CountingConnection.round_trips - trips,
+                    sum(session.calls.values()) - calls,
+                )
             return session.watched[user_id]
 
         def button(shown: dict[str, Any], prefix: str) -> str:
@@ -446,7 +458,7 @@ class Bench:
             """What /start, /token and 🛒 Buy leave in Redis (the bench drives those
             updates through the dispatcher below; here they are written directly, fast)."""
             async with semaphore:
-                await self.app.users.register(user_id)
+                await self.app.users.visit(user_id, private=True)  # as their first update
                 await self.app.users.set_token(user_id, token_of(user_id))
                 key = StorageKey(bot_id=BOT_ID, chat_id=user_id, user_id=user_id)
                 await storage.set_state(key, BuyForm.choosing_service)
@@ -458,12 +470,8 @@ class Bench:
         memory_after, rss_after = await used_memory(self.redis), rss_bytes()
         keys_after = await self.redis.dbsize()
         sample = FIRST_USER
-        state_value = await self.app.redis.keys(f"fsm:*{sample}*")
-        per_key = {
-            k: await self.redis.memory_usage(k)
-            for k in [*state_value, keys.user(sample)]
-            if await self.redis.exists(k)
-        }
+        sample_keys = await self.redis.keys(f"*:{sample}*")
+        per_key = {k: await self.redis.memory_usage(k) for k in sample_keys}
         print(
             f"Redis used_memory +{memory_after - memory_before:,} B = "
             f"{(memory_after - memory_before) / args.users:,.0f} B/user "
@@ -538,15 +546,28 @@ class Bench:
                 f"p99 {1e3 * percentile(values, 0.99):6.1f} ms"
             )
         mix_taps = [v for k, vs in latencies.items() if k.startswith("tap") for v in vs]
+        costs: dict[str, tuple[int, int]] = {}
+        await self.conversation(users[min(args.mix_users, len(users) - 1)], {}, costs)
+        print(
+            "  one conversation alone, Redis round trips / Bot API calls per step: "
+            + ", ".join(f"{kind} {trips}/{calls}" for kind, (trips, calls) in costs.items())
+        )
 
         print("\n== summary")
         for kind, runs in results.items():
             bot = statistics.mean(r.rate for r in runs["bot"])
             bare_rate = statistics.mean(r.rate for r in runs["bare"])
             last = runs["bot"][-1]
+            # Each round's bot run right after its bare one: the machine moved least between.
+            rounds = ", ".join(
+                f"{b.rate / a.rate:.2f}" for a, b in zip(runs["bare"], runs["bot"], strict=True)
+            )
+            cpu = sum(r.cpu for r in runs["bot"]) / sum(r.updates for r in runs["bot"])
+            bare_cpu = sum(r.cpu for r in runs["bare"]) / sum(r.updates for r in runs["bare"])
             print(
                 f"{kind:<11} bot {bot:>6,.0f}/s  bare {bare_rate:>6,.0f}/s  "
-                f"ratio {bot / bare_rate:.2f}"
+                f"ratio {bot / bare_rate:.2f} (rounds {rounds}); CPU/update bot "
+                f"{1e6 * cpu:,.0f} us, bare {1e6 * bare_cpu:,.0f} us: ratio {bare_cpu / cpu:.2f}"
                 f"  | bot: Bot API {last.api_calls / last.updates:.2f}/update, Redis "
                 f"{last.round_trips / last.updates:.2f} round trips "
                 f"({last.commands / last.updates:.2f} commands)/update, "

@@ -23,7 +23,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.config import Settings
@@ -44,6 +43,7 @@ from bot.store.activations import ActivationStore
 from bot.store.balances import BalanceStore
 from bot.store.blocked import BlockedStore
 from bot.store.catalog import CatalogCache
+from bot.store.conversations import ConversationStore
 from bot.store.crypto import TokenCipher, load_or_create_key
 from bot.store.early_cancel import EarlyCancelStore
 from bot.store.favourites import FavouriteStore
@@ -51,6 +51,7 @@ from bot.store.notices import NoticeStore
 from bot.store.users import UserStore
 from bot.telegram.flood import FloodWait
 from handlers import setup_dispatcher
+from handlers.fsm import ConversationStorage
 
 logger = logging.getLogger(__name__)
 
@@ -242,19 +243,10 @@ def create_bot(settings: Settings) -> Bot:
     return bot
 
 
-class SharedRedisStorage(RedisStorage):
-    """FSM storage on the App's Redis client, which `open_app` closes, not the dispatcher.
-
-    aiogram closes the storage (and so the client's connections) as soon as polling stops,
-    while handlers still running and the watcher are using the same client.
-    """
-
-    async def close(self) -> None:
-        pass
-
-
 def create_dispatcher(app: App) -> Dispatcher:
-    """The dispatcher with every router, middleware and FSM storage in Redis."""
-    dispatcher = Dispatcher(storage=SharedRedisStorage(app.redis), **app.workflow_data())
+    """The dispatcher with every router, middleware and FSM storage in Redis (in the user
+    hashes, on the App's client, which `open_app` closes: not the dispatcher)."""
+    storage = ConversationStorage(ConversationStore(app.redis))
+    dispatcher = Dispatcher(storage=storage, **app.workflow_data())
     setup_dispatcher(dispatcher, app.settings)
     return dispatcher

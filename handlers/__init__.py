@@ -26,12 +26,13 @@ from handlers import (
     token,
 )
 from handlers.commands import set_bot_commands
+from handlers.filters import run_pure_filters_in_loop
 from handlers.middlewares import (
     CallbackAnswers,
     CallbackThrottle,
     CommandResetsState,
+    LoadUser,
     UserI18nMiddleware,
-    UserRegistration,
 )
 from handlers.outage import RedisOutage
 
@@ -42,18 +43,21 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
     """Middlewares first, then the routers: specific ones before catch-alls."""
     i18n = create_i18n(settings)
     RedisOutage(i18n).install(dispatcher)
-    dispatcher.update.outer_middleware(UserRegistration())
+    throttle = CallbackThrottle()
+    LoadUser.install(dispatcher, throttle)
     UserI18nMiddleware(i18n).setup(dispatcher)
     dispatcher.callback_query.middleware(CallbackAnswers())
-    dispatcher.callback_query.middleware(CallbackThrottle())
+    dispatcher.callback_query.middleware(throttle)
     dispatcher.message.middleware(CommandResetsState())
 
-    # The bot talks in private chats; in a group it only points there (groups).
+    # The bot talks in private chats; in a group it only points there (groups). Every
+    # router an update passes on its way costs it (a filter check, a middleware chain, a
+    # copy of its data), so the routers most updates end in come first where order allows.
     private = Router(name="private")
     private.message.filter(F.chat.type == ChatType.PRIVATE)
     private.include_routers(
+        start.create_router(),  # /start, /help, ‹ Menu: the most frequent updates
         admin.create_router(),  # before /balance: "/balance <user id>" is an operator's command
-        start.create_router(),
         token.create_router(),
         language.create_router(),
         balance.create_router(),
@@ -63,8 +67,9 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
         fallback.create_router(),  # last: whatever nothing else took
     )
     dispatcher.include_routers(
-        errors.create_router(),
         secrets.create_router(),  # first, in every chat: a pasted token never goes further
+        private,  # private and group chats are disjoint: most updates are private ones
         groups.create_router(),
-        private,
+        errors.create_router(),  # error events only: they go through every router anyway
     )
+    run_pure_filters_in_loop(dispatcher)

@@ -1,11 +1,12 @@
 """When Redis cannot be reached, the user hears so instead of silence.
 
-Every update reads Redis before any handler runs (the FSM state, the user's language), so a
-Redis outage would fail every update in aiogram's own middlewares, where neither a handler
-nor the errors router can answer. `RedisOutage` sits outermost: it answers from memory, in
-the language of the user's Telegram client ("temporarily unavailable, try again"), answers
-the tapped button so its spinner stops, and logs the outage at most every half minute. The
-bot resumes by itself when Redis is back: nothing here holds state about the outage.
+Every update reads Redis before any handler runs (the user and their FSM state), so a Redis
+outage would fail every update in the middlewares, where no handler can answer, and the
+errors router would take an outage inside a handler for a bug. `RedisOutage` sits
+outermost: it answers from memory, in the language of the user's Telegram client
+("temporarily unavailable, try again"), answers the tapped button so its spinner stops, and
+logs the outage at most every half minute. The bot resumes by itself when Redis is back:
+nothing here holds state about the outage.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import TelegramObject, Update
+from aiogram.types import ErrorEvent, TelegramObject, Update
 from aiogram.utils.i18n import I18n
 
 from bot.i18n.translator import supported_language, translator
@@ -40,8 +41,19 @@ class RedisOutage(BaseMiddleware):
         self._logged_at = float("-inf")
 
     def install(self, dispatcher: Dispatcher) -> None:
-        """Register ahead of every other update middleware (aiogram's own included)."""
+        """Register ahead of every other update middleware (aiogram's own included), and let
+        an outage through aiogram's error handling to here: the errors router would apologise
+        for a failure, where the user should hear "try again in a minute"."""
         register_first(dispatcher, self)
+        dispatcher.errors.outer_middleware(self._outage_is_not_an_error)
+
+    @staticmethod
+    async def _outage_is_not_an_error(
+        handler: Handler, event: TelegramObject, data: dict[str, Any]
+    ) -> Any:
+        if isinstance(event, ErrorEvent) and isinstance(event.exception, REDIS_DOWN):
+            raise event.exception
+        return await handler(event, data)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         try:

@@ -14,11 +14,11 @@ from aiogram import Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Filter
-from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.tokens import TokenService, looks_like_token
+from bot.services.tokens import looks_like_token
+from bot.store.users import UserStore, Visit
 from handlers.states import TokenForm
 
 logger = logging.getLogger(__name__)
@@ -32,10 +32,19 @@ def is_token_command(text: str) -> bool:
 
 
 class PastedToken(Filter):
-    """A message that carries an API token (or looks like it) where none is expected."""
+    """A message that carries an API token (or looks like it) where none is expected.
+
+    The user's own token is recognised too, whatever it looks like: it comes encrypted with
+    the update's `Visit`, and is decrypted only for a text that does not look like a token
+    and is long enough to hold it.
+    """
 
     async def __call__(
-        self, message: Message, tokens: TokenService, state: FSMContext | None = None
+        self,
+        message: Message,
+        users: UserStore,
+        raw_state: str | None = None,
+        visit: Visit | None = None,
     ) -> bool:
         text = message.text or message.caption
         if not text:
@@ -43,15 +52,16 @@ class PastedToken(Filter):
         private = message.chat.type == ChatType.PRIVATE
         if private and is_token_command(text):
             return False  # the token router reads it, and deletes it
-        if private and state is not None and await state.get_state() == TokenForm.waiting_token:
+        if private and raw_state == TokenForm.waiting_token.state:
             return False
         if is_token_command(text) and len(text.split()) > 1:
             return True  # "/token <anything>" in a group
         if looks_like_token(text):
             return True
-        user = message.from_user
-        stored = await tokens.stored_token(user.id) if user is not None else None
-        return looks_like_token(text, stored)
+        ciphertext = visit.encrypted_token if visit is not None else None
+        if not ciphertext or not users.token_may_be_in(text, ciphertext):
+            return False
+        return looks_like_token(text, users.decrypt_token(ciphertext))
 
 
 async def delete_pasted_token(message: Message) -> None:

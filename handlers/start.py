@@ -10,7 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.tokens import TokenService
+from bot.store.users import Visit
 from handlers.replies import show
 from handlers.states import TokenForm
 from keyboards.callbacks import MenuAction, MenuCallback, Noop
@@ -40,10 +40,10 @@ async def ask_for_token(event: Message | CallbackQuery, state: FSMContext) -> No
     await show(event, ask_for_token_text(), back_to_menu(_))
 
 
-async def start(message: Message, state: FSMContext, tokens: TokenService) -> None:
+async def start(message: Message, state: FSMContext, visit: Visit) -> None:
     assert message.from_user is not None
     text = greeting(message.from_user.first_name)
-    if await tokens.has_token(message.from_user.id):
+    if visit.has_token:
         await message.answer(
             text + "\n\n" + _("What would you like to do?"), reply_markup=main_menu(_)
         )

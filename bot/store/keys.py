@@ -14,7 +14,22 @@ STATS_TIME_TO_CODE = f"{PREFIX}:stats:time_to_code"  # list of recent seconds-to
 
 
 def user(user_id: int) -> str:
-    return f"{PREFIX}:user:{user_id}"
+    return f"{PREFIX}:user:{user_id}"  # hash: language, token, created_at, FSM state and data
+
+
+def conversation(
+    chat_id: int,
+    user_id: int,
+    thread_id: int | None,
+    business_connection_id: str | None,
+    destiny: str,
+) -> str:
+    """FSM state and data of a conversation outside the user's private chat (a private
+    chat's are fields of the user hash: bot.store.conversations)."""
+    return (
+        f"{PREFIX}:conversation:{chat_id}:{user_id}:{thread_id or ''}:"
+        f"{business_connection_id or ''}:{destiny}"
+    )
 
 
 def user_recent_services(user_id: int) -> str:

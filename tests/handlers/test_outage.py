@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from bot.runtime.redis_server import free_port
 from tests.fixtures.bot import BotHarness
 
@@ -34,3 +37,19 @@ async def test_while_redis_is_down_every_update_is_told_to_try_again(
     again = await alice.send("/start")
     assert again.messages and "temporarily" not in again.text
     assert "temporarily" not in (await alice.tap(tap, menu)).alert
+
+
+async def test_redis_failing_inside_a_handler_is_told_as_an_outage_not_as_a_bug(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The update's own reads succeeded; Redis went away while the handler worked."""
+    alice = harness.user(5001)
+
+    async def unreachable(user_id: int) -> None:
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(harness.app.activation_service, "for_user", unreachable)
+    screen = await alice.send("/numbers")
+
+    assert "temporarily unavailable" in screen.text
+    assert "Sorry, something went wrong" not in screen.text

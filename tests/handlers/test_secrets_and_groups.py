@@ -96,7 +96,7 @@ async def test_a_command_in_a_group_gets_one_pointer_to_a_private_chat(
     [button] = screen.last.buttons[0]
     assert button["url"] == "https://t.me/sms_test_bot"
     assert other_bot.messages == [] and chatter.messages == []
-    assert await harness.app.redis.keys("fsm:*") == []
+    assert await harness.app.redis.keys("*") == []  # nothing about the user, no FSM state
     assert await harness.app.users.get_token(ALICE) is None
 
 

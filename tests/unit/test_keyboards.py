@@ -14,6 +14,7 @@ from bot.store.activations import ActivationRecord, CloseReason, State
 from keyboards.buy import confirm_keyboard, countries_keyboard, services_keyboard
 from keyboards.callbacks import CardAction, CardCallback, CountryPick
 from keyboards.card import card_keyboard, code_keyboard
+from keyboards.menu import back_to_menu, buy_more_keyboard, language_keyboard, main_menu
 from keyboards.pagination import paginate
 
 
@@ -201,3 +202,19 @@ def test_menus_stay_within_telegram_limits_with_long_ids() -> None:
     assert "🇩🇪 Country 50 · 50.00 ₽ · 50 pcs" in labels(countries)
     pick = CountryPick.unpack(all_data(countries)[0])
     assert (pick.service_id, pick.country_id) == ("service-000000000042", f"{50:020d}")
+
+
+def test_the_menus_follow_the_language_they_are_asked_in() -> None:
+    """The menus are built once per language and reused: a menu asked for in one language
+    never comes back in another."""
+
+    def upper(text: str) -> str:
+        return text.upper()
+
+    for _round in range(2):
+        assert labels(main_menu(same))[0] == "🛒 Buy a number"
+        assert labels(main_menu(upper))[0] == "🛒 BUY A NUMBER"
+        assert labels(buy_more_keyboard(upper)) == ["🛒 BUY A NUMBER", "‹ MENU"]
+        assert labels(back_to_menu(same)) == ["‹ Menu"]
+    assert labels(language_keyboard(["en", "ru"], "ru")) == ["🇬🇧 English", "✅ 🇷🇺 Русский"]
+    assert labels(language_keyboard(["en", "ru"], "en")) == ["✅ 🇬🇧 English", "🇷🇺 Русский"]
