@@ -50,6 +50,7 @@ from bot.store.favourites import FavouriteStore
 from bot.store.notices import NoticeStore
 from bot.store.users import UserStore
 from bot.telegram.flood import FloodWait
+from bot.telegram.responses import KeepResponseTypes
 from handlers import setup_dispatcher
 from handlers.fsm import ConversationStorage
 
@@ -239,6 +240,7 @@ def create_bot(settings: Settings) -> Bot:
         session=AiohttpSession(api=api),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+    bot.session.middleware(KeepResponseTypes())
     bot.session.middleware(FloodWait())
     return bot
 
