@@ -30,7 +30,6 @@ from handlers.filters import run_pure_filters_in_loop
 from handlers.middlewares import (
     CallbackAnswers,
     CallbackThrottle,
-    CommandResetsState,
     LoadUser,
     UserI18nMiddleware,
 )
@@ -48,7 +47,6 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
     UserI18nMiddleware(i18n).setup(dispatcher)
     dispatcher.callback_query.middleware(CallbackAnswers())
     dispatcher.callback_query.middleware(throttle)
-    dispatcher.message.middleware(CommandResetsState())
 
     # The bot talks in private chats; in a group it only points there (groups). Every
     # router an update passes on its way costs it (a filter check, a middleware chain, a
