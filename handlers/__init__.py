@@ -6,7 +6,7 @@ at start. Nothing else imports this package.
 
 from __future__ import annotations
 
-from aiogram import Dispatcher, F, Router
+from aiogram import Dispatcher, F
 from aiogram.enums import ChatType
 
 from bot.config import Settings
@@ -30,7 +30,6 @@ from handlers.filters import run_pure_filters_in_loop
 from handlers.middlewares import (
     CallbackAnswers,
     CallbackThrottle,
-    CommandResetsState,
     LoadUser,
     UserI18nMiddleware,
 )
@@ -48,14 +47,13 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
     UserI18nMiddleware(i18n).setup(dispatcher)
     dispatcher.callback_query.middleware(CallbackAnswers())
     dispatcher.callback_query.middleware(throttle)
-    dispatcher.message.middleware(CommandResetsState())
 
-    # The bot talks in private chats; in a group it only points there (groups). Every
-    # router an update passes on its way costs it (a filter check, a middleware chain, a
-    # copy of its data), so the routers most updates end in come first where order allows.
-    private = Router(name="private")
-    private.message.filter(F.chat.type == ChatType.PRIVATE)
-    private.include_routers(
+    # The bot talks in private chats; in a group it only points there (groups). Each
+    # feature router carries the private-chat filter itself rather than all of them sitting
+    # in one "private" router: every router level an update passes costs it a filter check,
+    # a middleware chain and copies of its data (measured: 3 % of /help's CPU). Routers most
+    # updates end in come first where order allows.
+    private = (
         start.create_router(),  # /start, /help, ‹ Menu: the most frequent updates
         admin.create_router(),  # before /balance: "/balance <user id>" is an operator's command
         token.create_router(),
@@ -66,9 +64,11 @@ def setup_dispatcher(dispatcher: Dispatcher, settings: Settings) -> None:
         membership.create_router(),
         fallback.create_router(),  # last: whatever nothing else took
     )
+    for router in private:
+        router.message.filter(F.chat.type == ChatType.PRIVATE)
     dispatcher.include_routers(
         secrets.create_router(),  # first, in every chat: a pasted token never goes further
-        private,  # private and group chats are disjoint: most updates are private ones
+        *private,  # private and group chats are disjoint: most updates are private ones
         groups.create_router(),
         errors.create_router(),  # error events only: they go through every router anyway
     )

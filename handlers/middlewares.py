@@ -2,8 +2,8 @@
 
 Order (set up in handlers/__init__.py): LoadUser (outer, every update: one Redis round trip
 for the user and their FSM state, in place of aiogram's FSM middleware) → UserI18nMiddleware
-(outer, every event) → CallbackAnswerMiddleware → CallbackThrottle and CommandResetsState
-(inner, only when a handler matched).
+(outer, every event) → CallbackAnswerMiddleware → CallbackThrottle (inner, only when a
+handler matched).
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from typing import Any
 from aiogram import BaseMiddleware, Dispatcher
 from aiogram.dispatcher.middlewares.manager import MiddlewareManager
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.fsm.context import FSMContext
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.fsm.strategy import FSMStrategy
-from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, User
+from aiogram.types import CallbackQuery, Chat, TelegramObject, Update, User
 from aiogram.utils.callback_answer import CallbackAnswer, CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18nMiddleware
 from aiogram.utils.i18n import gettext as _
@@ -97,8 +96,9 @@ class LoadUser(FSMContextMiddleware):
     It takes the place of aiogram's FSMContextMiddleware (`install`), so that the FSM state
     comes in the same Redis round trip. That round trip also does what every update of a
     private chat does: the user is remembered (for /stats and /balances) and no longer
-    counted as having blocked the bot; in groups and channels nothing is stored. A button
-    tap is counted for `throttle`.
+    counted as having blocked the bot; in groups and channels nothing is stored. A command
+    starts over: it ends whatever the user was typing into (token, search), so filters and
+    handlers see no state. A button tap is counted for `throttle`.
     """
 
     def __init__(
@@ -153,12 +153,15 @@ class LoadUser(FSMContextMiddleware):
         self, user: User, event: TelegramObject, data: dict[str, Any], conversation: str | None
     ) -> Visit:
         chat: Chat | None = data.get("event_chat")
-        tap = isinstance(event, Update) and event.callback_query is not None
+        update = event if isinstance(event, Update) else None
+        tap = update is not None and update.callback_query is not None
+        text = update.message.text if update is not None and update.message else None
         users: UserStore = data["users"]
         return await users.visit(
             user.id,
             private=not user.is_bot and chat is not None and chat.id == user.id,
             conversation=conversation,
+            start_over=text is not None and text.startswith("/"),
             tap_window=self._throttle.window() if tap else None,
             tap_ttl=self._throttle.ttl,
         )
@@ -203,19 +206,3 @@ class CallbackAnswers(CallbackAnswerMiddleware):
 
 
 _EXPIRED_QUERY = ("query is too old", "query id is invalid")
-
-
-class CommandResetsState(BaseMiddleware):
-    """A command starts over: it ends whatever the user was typing into (token, search)."""
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        state: FSMContext | None = data.get("state")
-        if (
-            isinstance(event, Message)
-            and event.text is not None
-            and event.text.startswith("/")
-            and state is not None
-            and data.get("raw_state") is not None  # the state read once for this update
-        ):
-            await state.clear()
-        return await handler(event, data)

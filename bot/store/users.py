@@ -27,7 +27,8 @@ _FERNET_BLOCK = 16
 # itself in a private chat), then, for a button tap, the tap counter of its window.
 # ARGV: the user id; "1" in the user's private chat; the time (first visit); "own", "other"
 # or "" for no conversation; the tap counter's lifetime in seconds; the names of the FSM
-# state and data fields.
+# state and data fields; "1" when the update starts the conversation over (a command):
+# a state, if any, is then cleared with its data.
 # Returns one string, "\n" between: taps (0 when not a tap), language, encrypted token, FSM
 # state, FSM data ("" for none). One string because redis-py (without hiredis) parses each
 # element of an array reply in Python; only the data, last, could hold a "\n".
@@ -44,6 +45,10 @@ local state, data = user[4], user[5]
 if ARGV[4] == 'other' then
     local conversation = redis.call('HMGET', KEYS[4], ARGV[6], ARGV[7])
     state, data = conversation[1], conversation[2]
+end
+if ARGV[8] == '1' and ARGV[4] ~= '' and state then
+    redis.call('HDEL', KEYS[4], ARGV[6], ARGV[7])
+    state, data = false, false
 end
 local taps = 0
 if KEYS[5] then
@@ -110,6 +115,7 @@ class UserStore:
         *,
         private: bool,
         conversation: str | None = None,
+        start_over: bool = False,
         tap_window: int | None = None,
         tap_ttl: float = 2.0,
     ) -> Visit:
@@ -120,7 +126,8 @@ class UserStore:
         (in the users set, with the time of their first visit) and no longer counted as
         having blocked the bot.
         `conversation`: the key of the update's FSM state and data (bot.store.conversations;
-        in a private chat the user hash itself), read along. `tap_window`: the update is a
+        in a private chat the user hash itself), read along; with `start_over` (a command)
+        a state found there is cleared with its data. `tap_window`: the update is a
         button tap, counted in that throttle window, shared by every process on this Redis;
         a window's count lives `tap_ttl` seconds.
         """
@@ -138,6 +145,7 @@ class UserStore:
                 mode,
                 max(1, math.ceil(tap_ttl)),
                 *conversations.FIELDS,
+                "1" if start_over else "",
             ],
         )
         taps, language, token, state, data = as_text(reply).split("\n", 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.store.blocked import BlockedStore
 from tests.fixtures.bot import BotHarness, ChatUser
 from tests.handlers.conftest import ALICE, BOB
+from tests.handlers.test_secrets_and_groups import REAL_LOOKING_TOKEN
 
 
 async def test_a_user_is_remembered_from_their_first_message_and_only_in_private(
@@ -46,3 +47,18 @@ async def test_a_token_in_the_users_own_store_is_recognised_in_any_text(
 
     assert screen.deleted and "looked like an API token" in screen.text
     assert "short-key-1" not in screen.text
+
+
+async def test_a_token_glued_to_the_token_command_at_the_prompt_is_deleted(
+    harness: BotHarness,
+) -> None:
+    """A command starts over before any filter looks at it: "/token" and the key pasted
+    without a space, at the token prompt, is an unknown command carrying a token, and it is
+    deleted, not left in the chat."""
+    alice = harness.user(ALICE)
+    await alice.send("/token")
+
+    screen = await alice.send("/token" + REAL_LOOKING_TOKEN)
+
+    assert screen.deleted and "looked like an API token" in screen.text
+    assert await harness.app.users.get_token(ALICE) is None
