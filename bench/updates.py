@@ -69,6 +69,7 @@ from bot.runtime.redis_server import RedisServer
 from bot.runtime.runner import freeze_startup_heap
 from bot.sandbox import SandboxServer, SandboxState
 from bot.store.crypto import TokenCipher
+from bot.telegram.responses import KeepResponseTypes
 from handlers.middlewares import CallbackThrottle
 from handlers.states import BuyForm
 from keyboards.callbacks import MenuAction, MenuCallback, ServicePage
@@ -303,6 +304,7 @@ class Bench:
             session=self.session,
             default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
         )
+        self.keep_response_types = KeepResponseTypes()
         self.updates = Updates()
         self.redis: Redis
         self.app: App
@@ -314,9 +316,27 @@ class Bench:
         dispatcher: Dispatcher,
         jobs: Sequence[Update | Callable[[], Awaitable[int]]],
         concurrency: int,
+        *,
+        shipped: bool = True,
     ) -> Run:
         """Feed updates (or run conversations: a job returns its number of updates)
-        `concurrency` at a time."""
+        `concurrency` at a time. `shipped`: the Bot API session has the request middlewares
+        the bot's own session has (`bot.app.create_bot`); bare aiogram runs without them."""
+        if shipped:
+            self.session.middleware.register(self.keep_response_types)
+        try:
+            return await self._measure(name, dispatcher, jobs, concurrency)
+        finally:
+            if shipped:
+                self.session.middleware.unregister(self.keep_response_types)
+
+    async def _measure(
+        self,
+        name: str,
+        dispatcher: Dispatcher,
+        jobs: Sequence[Update | Callable[[], Awaitable[int]]],
+        concurrency: int,
+    ) -> Run:
         run = Run(name)
         pending = iter(jobs)
         taps_before = self.session.calls["answerCallbackQuery"]
@@ -521,7 +541,11 @@ class Bench:
                 for who, dispatcher in (("bare", bare), ("bot", self.dispatcher)):
                     updates = [make(u) for u in user_ids]
                     run = await self.measure(
-                        f"{kind}, {who} #{round_ + 1}", dispatcher, updates, args.concurrency
+                        f"{kind}, {who} #{round_ + 1}",
+                        dispatcher,
+                        updates,
+                        args.concurrency,
+                        shipped=who == "bot",
                     )
                     results.setdefault(kind, {}).setdefault(who, []).append(run)
         tap_alone = await self.measure(
