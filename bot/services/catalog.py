@@ -65,7 +65,7 @@ class _Copy:
 
     stamp: float
     value: Any
-    index: dict[str, Country] | None = None  # countries by id, built at first need
+    index: dict[str, Any] | None = None  # the items by id, built at first need
 
 
 class Catalog:
@@ -120,7 +120,13 @@ class Catalog:
         return dict(copy.index)
 
     async def service(self, token: str, service_id: str) -> Service | None:
-        return next((s for s in await self.services(token) if s.id == service_id), None)
+        """One service by id (no ranking: every country tap and confirmation asks this)."""
+        await self._use(token)
+        copy = await self._copy(SERVICES, token)
+        if copy.index is None:
+            copy.index = {service.id: service for service in copy.value}
+        found: Service | None = copy.index.get(service_id)
+        return found
 
     async def offers_for_service(self, token: str, service_id: str) -> list[CountryOffer]:
         """Countries selling this service: in stock first, cheapest first."""
