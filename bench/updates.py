@@ -68,6 +68,7 @@ from bot.config import Protocol, Settings
 from bot.runtime.redis_server import RedisServer
 from bot.runtime.runner import freeze_startup_heap
 from bot.sandbox import SandboxServer, SandboxState
+from bot.store.client import PipeliningRedis
 from bot.store.crypto import TokenCipher
 from bot.telegram.responses import KeepResponseTypes
 from handlers.middlewares import CallbackThrottle
@@ -119,7 +120,7 @@ def counting_redis(url: str, max_connections: int = 64) -> Redis:
         health_check_interval=30,
         connection_class=CountingConnection,
     )
-    return Redis.from_pool(pool)
+    return PipeliningRedis.from_pool(pool)
 
 
 async def redis_commands(redis: Redis) -> int:

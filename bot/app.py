@@ -43,6 +43,7 @@ from bot.store.activations import ActivationStore
 from bot.store.balances import BalanceStore
 from bot.store.blocked import BlockedStore
 from bot.store.catalog import CatalogCache
+from bot.store.client import PipeliningRedis
 from bot.store.conversations import ConversationStore
 from bot.store.crypto import TokenCipher, load_or_create_key
 from bot.store.early_cancel import EarlyCancelStore
@@ -114,7 +115,8 @@ REDIS_POOL_WAIT = 20.0
 
 def create_redis(url: str, *, max_connections: int = UPDATE_REDIS_CONNECTIONS) -> Redis:
     """A client whose pool makes callers wait for a free connection instead of failing
-    (redis-py's default pool raises `MaxConnectionsError` when it is full)."""
+    (redis-py's default pool raises `MaxConnectionsError` when it is full), and which sends
+    the commands that tasks issue together as one pipeline (`PipeliningRedis`)."""
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
@@ -122,7 +124,7 @@ def create_redis(url: str, *, max_connections: int = UPDATE_REDIS_CONNECTIONS) -
         decode_responses=True,
         health_check_interval=30,
     )
-    return Redis.from_pool(pool)
+    return PipeliningRedis.from_pool(pool)
 
 
 def build_app(
