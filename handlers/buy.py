@@ -6,6 +6,7 @@ before buying and is recorded with the activation (the watcher edits it later).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from html import escape
 
@@ -35,6 +36,7 @@ from bot.services.tokens import TokenService
 from bot.store.users import UserStore
 from bot.telegram.cards import render_card, render_quote
 from handlers.explain import EXPECTED_ERRORS, explain
+from handlers.fsm import advance
 from handlers.replies import edit_message, show
 from handlers.start import ask_for_token
 from handlers.states import BuyForm
@@ -79,8 +81,7 @@ async def start_buying(
     users: UserStore,
     favourites: FavouritesService,
 ) -> None:
-    await state.set_state(BuyForm.choosing_service)
-    await state.update_data(service_query="")
+    await advance(state, BuyForm.choosing_service, service_query="")
     await show_services(event, state, tokens, catalog, users, favourites, page=0)
 
 
@@ -125,9 +126,10 @@ async def show_services(
     user_id = _user_id(event)
     try:
         token = await tokens.require_token(user_id)
-        saved = await favourites.service_ids(user_id)
-        first = [*saved, *await users.recent_services(user_id)]
-        services = recent_first(await catalog.services(token), first)
+        saved, recent = await asyncio.gather(  # one round trip
+            favourites.service_ids(user_id), users.recent_services(user_id)
+        )
+        services = recent_first(await catalog.services(token), [*saved, *recent])
     except NoToken:
         await ask_for_token(event, state)
         return
@@ -206,8 +208,7 @@ async def search_countries(
 
 
 async def _open_countries(state: FSMContext, service_id: str) -> None:
-    await state.set_state(BuyForm.choosing_country)
-    await state.update_data(service_id=service_id, country_query="")
+    await advance(state, BuyForm.choosing_country, service_id=service_id, country_query="")
 
 
 async def show_countries(
@@ -333,7 +334,10 @@ async def show_confirmation(
 ) -> None:
     user_id = callback.from_user.id
     try:
-        quote = await purchase.quote(user_id, service_id, country_id)
+        quote, favourite = await asyncio.gather(  # one round trip for the reads and the quote
+            purchase.quote(user_id, service_id, country_id),
+            favourites.contains(user_id, service_id, country_id),
+        )
     except NoToken:
         await ask_for_token(callback, state)
         return
@@ -344,14 +348,14 @@ async def show_confirmation(
         else:
             await show(callback, explain(error), markup)
         return
-    await state.set_state(None)  # typing no longer searches; the ids stay for "back"
-    await state.update_data(
-        quote={"nonce": quote.nonce, "service_id": service_id, "country_id": country_id}
+    # typing no longer searches; the ids stay for "back"
+    await advance(
+        state,
+        None,
+        quote={"nonce": quote.nonce, "service_id": service_id, "country_id": country_id},
     )
     text = render_quote(quote, _, get_i18n().current_locale)
-    markup = confirm_keyboard(
-        quote, _, favourite=await favourites.contains(user_id, service_id, country_id)
-    )
+    markup = confirm_keyboard(quote, _, favourite=favourite)
     if new_message and isinstance(callback.message, Message):
         await callback.message.answer(text, reply_markup=markup)
     else:

@@ -42,6 +42,16 @@ def decode_data(text: str | None) -> dict[str, Any]:
     return dict(json.loads(text)) if text else {}
 
 
+async def advance(context: FSMContext, state: StateType, **data: Any) -> None:
+    """Move the conversation to `state` and merge `data` into its data: one write with the
+    context `LoadUser` hands out (aiogram's own, in chats nobody is read for, takes two)."""
+    if isinstance(context, LoadedFSMContext):
+        await context.advance(state, data)
+    else:
+        await context.set_state(state)
+        await context.update_data(data)
+
+
 class ConversationStorage(BaseStorage):
     """The FSM storage. The bot id is not part of the key: one bot uses one keyspace."""
 
@@ -123,6 +133,23 @@ class LoadedFSMContext(FSMContext):
         merged.update(kwargs)
         await self.set_data(merged)
         return merged
+
+    async def advance(self, state: StateType, data: Mapping[str, Any]) -> None:
+        """Set the state and merge `data` into the data, written together: what changed
+        goes in one round trip."""
+        name = state_name(state)
+        merged = decode_data(self._data)
+        merged.update(data)
+        text = encode_data(merged)
+        if name == self._state and text == self._data:
+            return
+        if name != self._state and text != self._data:
+            await self._conversations.store.set(self._redis_key, name, text)
+        elif name != self._state:
+            await self._conversations.store.set_state(self._redis_key, name)
+        else:
+            await self._conversations.store.set_data(self._redis_key, text)
+        self._state, self._data = name, text
 
     async def clear(self) -> None:
         if self._state is None and self._data is None:

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from aiogram.enums import ButtonStyle
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n.translator import Translate
 from bot.provider.models import Country, Service
@@ -110,30 +109,25 @@ def confirm_keyboard(
 ) -> InlineKeyboardMarkup:
     """✅ Buy only when the number can be bought (the button carries the quote's nonce); ⭐
     saves the pair as a favourite, or removes it when `favourite`."""
-    builder = InlineKeyboardBuilder()
     if quote.affordable and quote.stock > 0:
-        builder.button(
+        first = InlineKeyboardButton(
             text=_("✅ Buy for {price}").format(price=format_money(quote.price)),
             style=ButtonStyle.SUCCESS,
-            callback_data=BuyCallback(nonce=quote.nonce),
+            callback_data=BuyCallback(nonce=quote.nonce).pack(),
         )
     else:
-        builder.button(
-            text=_("🔄 Check again"),
-            callback_data=CountryPick(service_id=quote.service.id, country_id=quote.country.id),
+        first = _button(
+            _("🔄 Check again"),
+            CountryPick(service_id=quote.service.id, country_id=quote.country.id),
         )
     toggle = FavouriteToggle(service_id=quote.service.id, country_id=quote.country.id)
-    if packable(toggle):
-        builder.button(
-            text=_("★ Remove from favourites") if favourite else _("⭐ Add to favourites"),
-            callback_data=toggle,
-        )
-    builder.button(
-        text=_("‹ Back to countries"),
-        callback_data=CountryPage(service_id=quote.service.id, page=0),
+    return _markup(
+        [first],
+        [_button(_("★ Remove from favourites") if favourite else _("⭐ Add to favourites"), toggle)]
+        if packable(toggle)
+        else [],
+        [_button(_("‹ Back to countries"), CountryPage(service_id=quote.service.id, page=0))],
     )
-    builder.adjust(1)
-    return builder.as_markup()
 
 
 def favourites_keyboard(
@@ -141,50 +135,50 @@ def favourites_keyboard(
 ) -> InlineKeyboardMarkup:
     """A saved pair a row, "Telegram · 🇮🇳 India" (its shown country name given), straight to
     its confirmation card, with ✖ to remove it."""
-    builder = InlineKeyboardBuilder()
+    rows = []
     for service, country, name in pairs:
         pick = CountryPick(service_id=service.id, country_id=country.id)
         remove = FavouriteRemove(service_id=service.id, country_id=country.id)
         if packable(pick) and packable(remove):
-            builder.row(
-                _button(f"⭐ {service.name} · {country.flag} {name}", pick),
-                _button("✖", remove),
+            rows.append(
+                [_button(f"⭐ {service.name} · {country.flag} {name}", pick), _button("✖", remove)]
             )
-    builder.row(_button(_("🛒 All services"), MenuCallback(action=MenuAction.BUY)))
-    builder.row(_button(_("‹ Menu"), MenuCallback(action=MenuAction.MAIN)))
-    return builder.as_markup()
+    return _markup(
+        *rows,
+        [_button(_("🛒 All services"), MenuCallback(action=MenuAction.BUY))],
+        [_button(_("‹ Menu"), MenuCallback(action=MenuAction.MAIN))],
+    )
 
 
 def buy_again_keyboard(pairs: Sequence[tuple[str, str, str]], _: Translate) -> InlineKeyboardMarkup:
     """Under /numbers: 🔁 a button per (service id, country id, label) bought before, then the
     way to buy something else."""
-    builder = InlineKeyboardBuilder()
+    rows = []
     for service_id, country_id, label in pairs:
         again = BuyAgain(service_id=service_id, country_id=country_id)
         if packable(again):
-            builder.row(_button(_("🔁 Buy again: {what}").format(what=label), again))
-    builder.row(
-        _button(_("🛒 Buy a number"), MenuCallback(action=MenuAction.BUY)),
-        _button(_("‹ Menu"), MenuCallback(action=MenuAction.MAIN)),
+            rows.append([_button(_("🔁 Buy again: {what}").format(what=label), again)])
+    return _markup(
+        *rows,
+        [
+            _button(_("🛒 Buy a number"), MenuCallback(action=MenuAction.BUY)),
+            _button(_("‹ Menu"), MenuCallback(action=MenuAction.MAIN)),
+        ],
     )
-    return builder.as_markup()
 
 
 def after_failed_buy(
     _: Translate, *, service_id: str | None = None, country_id: str | None = None
 ) -> InlineKeyboardMarkup:
     """Ways on after a purchase that did not happen: try again, other countries, menu."""
-    builder = InlineKeyboardBuilder()
-    if service_id is not None and country_id is not None:
-        builder.button(
-            text=_("🔄 Check again"),
-            callback_data=CountryPick(service_id=service_id, country_id=country_id),
-        )
-    if service_id is not None:
-        builder.button(
-            text=_("‹ Back to countries"),
-            callback_data=CountryPage(service_id=service_id, page=0),
-        )
-    builder.button(text=_("‹ Menu"), callback_data=MenuCallback(action=MenuAction.MAIN))
-    builder.adjust(1)
-    return builder.as_markup()
+    again = (
+        [_button(_("🔄 Check again"), CountryPick(service_id=service_id, country_id=country_id))]
+        if service_id is not None and country_id is not None
+        else []
+    )
+    back = (
+        [_button(_("‹ Back to countries"), CountryPage(service_id=service_id, page=0))]
+        if service_id is not None
+        else []
+    )
+    return _markup(again, back, [_button(_("‹ Menu"), MenuCallback(action=MenuAction.MAIN))])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from aiogram.enums import ButtonStyle
 from aiogram.types import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n.translator import Translate
 from bot.store.activations import ActivationRecord, State
@@ -30,17 +29,16 @@ def card_keyboard(record: ActivationRecord, _: Translate) -> InlineKeyboardMarku
                 [InlineKeyboardButton(text=_("🔁 Buy again"), callback_data=again.pack())]
             ]
         )
-    builder = InlineKeyboardBuilder()
+    rows = []
     number = format_phone(record.number) if record.number.strip() else ""
     if _copyable(number):
-        builder.row(
-            InlineKeyboardButton(text=_("📋 Copy number"), copy_text=CopyTextButton(text=number))
+        rows.append(
+            [InlineKeyboardButton(text=_("📋 Copy number"), copy_text=CopyTextButton(text=number))]
         )
     # an id too long for a button gets no action buttons (the number stays watched)
     if packable(CardCallback(action=CardAction.ANOTHER, key=record.key)):
-        builder.row(*_actions(record, _))
-    markup = builder.as_markup()
-    return markup if markup.inline_keyboard else None
+        rows.append(_actions(record, _))
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 def _actions(record: ActivationRecord, _: Translate) -> list[InlineKeyboardButton]:
@@ -67,9 +65,8 @@ def code_keyboard(code: str, _: Translate) -> InlineKeyboardMarkup | None:
     code = code.strip()
     if not _copyable(code):
         return None
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("📋 Copy code"), copy_text=CopyTextButton(text=code))
-    return builder.as_markup()
+    button = InlineKeyboardButton(text=_("📋 Copy code"), copy_text=CopyTextButton(text=code))
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
 
 def _copyable(text: str) -> bool:

@@ -158,10 +158,12 @@ class PurchaseService:
         offer = await self._catalog.offer(token, service_id, country_id)
         if offer is None:
             raise UnknownChoice
-        balance = await self._balances.recent(user_id, token)
         cap = self._provider.price_cap(offer.price)
         nonce = secrets.token_urlsafe(8)
-        await self.keep_confirmation(user_id, nonce, service, country, offer.price, cap)
+        balance, _kept = await asyncio.gather(  # one round trip
+            self._balances.recent(user_id, token),
+            self.keep_confirmation(user_id, nonce, service, country, offer.price, cap),
+        )
         return Quote(nonce, service, country, offer.price, cap, offer.stock, balance)
 
     @property

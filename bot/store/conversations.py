@@ -9,6 +9,7 @@ text; no state and empty data are stored as no field at all.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -45,6 +46,18 @@ class ConversationStore:
 
     async def set_data(self, key: str, data: str | None) -> None:
         await self._set(key, DATA, data)
+
+    async def set(self, key: str, state: str | None, data: str | None) -> None:
+        """Both fields at once: one command, or two sent together (with the bot's
+        pipelining client, one round trip)."""
+        if state is not None and data is not None:
+            await self._redis.hset(key, mapping={STATE: state, DATA: data})
+        elif state is None and data is None:
+            await self.clear(key)
+        else:
+            field, value, other = (STATE, state, DATA) if state is not None else (DATA, data, STATE)
+            assert value is not None
+            await asyncio.gather(self._redis.hset(key, field, value), self._redis.hdel(key, other))
 
     async def clear(self, key: str) -> None:
         await self._redis.hdel(key, *FIELDS)

@@ -32,6 +32,7 @@ async def client(redis_server: RedisServer) -> AsyncIterator[PipeliningRedis]:
         redis_server.url, decode_responses=True, connection_class=CountingConnection
     )
     client = PipeliningRedis.from_pool(pool)
+    assert isinstance(client, PipeliningRedis)
     await client.flushdb()
     CountingConnection.writes = 0
     yield client
@@ -108,10 +109,13 @@ async def test_a_cancelled_caller_cancels_nobody_else(client: PipeliningRedis) -
 
 async def test_explicit_pipelines_and_transactions_are_untouched(client: PipeliningRedis) -> None:
     async with client.pipeline(transaction=True) as pipe:
-        pipe.incr("n").incr("n").get("n")
+        pipe.incr("n")
+        pipe.incr("n")
+        pipe.get("n")
         assert await pipe.execute() == [1, 2, "2"]
     pipe = client.pipeline(transaction=False)
-    pipe.set("x", "1").get("x")
+    pipe.set("x", "1")
+    pipe.get("x")
     assert await pipe.execute() == [True, "1"]
 
 

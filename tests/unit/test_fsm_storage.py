@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
 from redis.asyncio import Redis
 
 from bot.store import keys
-from bot.store.conversations import ConversationStore
-from handlers.fsm import ConversationStorage, LoadedFSMContext
+from bot.store.conversations import Conversation, ConversationStore
+from handlers.fsm import ConversationStorage, LoadedFSMContext, advance
 from handlers.states import BuyForm, TokenForm
 
 PRIVATE = StorageKey(bot_id=42, chat_id=7, user_id=7)
@@ -35,6 +36,11 @@ class CountingStore(ConversationStore):
     async def clear(self, key: str) -> None:
         self.writes += 1
         await super().clear(key)
+
+    async def set(self, key: str, state: str | None, data: str | None) -> None:
+        self.writes += 1
+        await ConversationStore.set_state(self, key, state)  # uncounted: one write
+        await ConversationStore.set_data(self, key, data)
 
 
 async def loaded(storage: ConversationStorage, key: StorageKey = PRIVATE) -> LoadedFSMContext:
@@ -103,3 +109,48 @@ async def test_data_handed_out_is_the_callers_to_change(fake_redis: Redis) -> No
     assert await storage.get_data(PRIVATE) == merged
     await state.set_state(TokenForm.waiting_token)
     assert await storage.get_state(PRIVATE) == TokenForm.waiting_token.state
+
+
+async def test_a_step_moves_the_state_and_its_data_in_one_write(fake_redis: Redis) -> None:
+    store = CountingStore(fake_redis)
+    storage = ConversationStorage(store)
+    context = await loaded(storage)
+
+    await advance(context, BuyForm.choosing_service, service_query="")
+    await advance(context, BuyForm.choosing_country, service_id="3", country_query="")
+    assert store.writes == 2
+    await advance(context, BuyForm.choosing_country, service_id="3")  # nothing changes
+    assert store.writes == 2
+    await advance(context, None, quote={"nonce": "n"})  # the state ends, the data stays
+    await advance(context, None, quote={"nonce": "n"}, country_query="in")  # data alone
+    assert store.writes == 4
+
+    again = await loaded(storage)  # the next update reads what was written
+    assert await again.get_state() is None
+    assert await again.get_data() == {
+        "service_query": "",
+        "service_id": "3",
+        "country_query": "in",
+        "quote": {"nonce": "n"},
+    }
+    await advance(again, TokenForm.waiting_token)  # the state alone
+    assert await (await loaded(storage)).get_state() == TokenForm.waiting_token.state
+
+
+async def test_both_fields_are_written_together_whichever_of_them_is_empty(
+    fake_redis: Redis,
+) -> None:
+    store = ConversationStore(fake_redis)
+    key = keys.user(7)
+    for state, data in (("s", "{}"), (None, "{}"), ("s", None), (None, None), ("t", '{"a":1}')):
+        await store.set(key, state, data)
+        assert await store.get(key) == Conversation(state, data)
+
+
+async def test_outside_the_loaded_context_a_step_still_sets_both(fake_redis: Redis) -> None:
+    """aiogram's own context (chats nobody is read for) takes the same step in two writes."""
+    storage = ConversationStorage(ConversationStore(fake_redis))
+    context = FSMContext(storage, IN_GROUP)
+    await advance(context, BuyForm.choosing_service, service_query="x")
+    assert await context.get_state() == BuyForm.choosing_service.state
+    assert await context.get_data() == {"service_query": "x"}
