@@ -34,9 +34,10 @@ from enum import IntEnum
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
-PROCESS_BURST = 0.25
+PROCESS_BURST = 0.5
 """The process's burst, in seconds of its rate: the calls of that many taps at once (a crowd
-of users tapping together) go out without queueing behind each other."""
+of users tapping together: 40 buys at once at a rate of 100) go out without queueing behind
+each other. So the process sends at most 1.5 times its rate in any second."""
 
 ACCOUNT_BURST = 5.0
 """Calls one key may send at once after a quiet moment (never more than its rate per second):
