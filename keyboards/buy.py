@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from aiogram.enums import ButtonStyle
 from aiogram.filters.callback_data import CallbackData
@@ -49,7 +50,7 @@ def services_keyboard(
 ) -> InlineKeyboardMarkup:
     """Two services a row; a ⭐ Favourites row first when the user saved any."""
     buttons = [
-        _button(service.name, ServicePick(service_id=service.id))
+        _service_button(service.id, service.name)
         for service in page.items
         if _choosable(service.id)
     ]
@@ -62,12 +63,28 @@ def services_keyboard(
     )
 
 
+@lru_cache(maxsize=4096)
+def _service_button(service_id: str, name: str) -> InlineKeyboardButton:
+    """A service's button, made once: the same few hundred appear in every user's menus (a
+    button is never changed once made)."""
+    return _button(name, ServicePick(service_id=service_id))
+
+
+@lru_cache(maxsize=4096)
 def _choosable(service_id: str) -> bool:
     """A service whose id fits every button of its country menu (a provider could send an id
     too long for Telegram's 64 bytes: such a service is left out rather than break the menu)."""
     return packable(ServicePick(service_id=service_id)) and packable(
         CountryPage(service_id=service_id, page=9999)
     )
+
+
+@lru_cache(maxsize=65536)
+def _country_pick(service_id: str, country_id: str) -> str | None:
+    """The data of a country's button in a service's menu; None when the ids are too long
+    for a button (packed once per pair: every menu of the service shows them)."""
+    pick = CountryPick(service_id=service_id, country_id=country_id)
+    return pick.pack() if packable(pick) else None
 
 
 def country_label(offer: CountryOffer, _: Translate, name: str | None = None) -> str:
@@ -92,10 +109,11 @@ def countries_keyboard(
     """One country a row; `names` are the shown country names by id (bot.i18n.countries)."""
     rows = []
     for offer in page.items:
-        pick = CountryPick(service_id=service_id, country_id=offer.country.id)
-        if packable(pick):  # ids too long for a button cannot be chosen
+        data = _country_pick(service_id, offer.country.id)
+        if data is not None:  # ids too long for a button cannot be chosen
             name = names.get(offer.country.id) if names else None
-            rows.append([_button(country_label(offer, _, name), pick)])
+            label = country_label(offer, _, name)
+            rows.append([InlineKeyboardButton(text=label, callback_data=data)])
     return _markup(
         *rows,
         navigation_row(page, lambda n: CountryPage(service_id=service_id, page=n).pack(), _),
