@@ -53,6 +53,7 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
+from bot.app import WATCHER_REDIS_CONNECTIONS, create_redis
 from bot.provider.budget import ProviderBudget
 from bot.provider.http import create_http_client
 from bot.provider.models import Activation
@@ -200,7 +201,7 @@ async def run_worker(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop_event.set)
-    redis = Redis.from_url(args.redis_url, decode_responses=True)
+    redis = create_redis(args.redis_url, max_connections=WATCHER_REDIS_CONNECTIONS)  # as shipped
     http = create_http_client()
     requests = 0
 
