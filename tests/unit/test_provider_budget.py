@@ -95,6 +95,33 @@ async def test_the_watcher_takes_what_taps_leave_and_taps_never_queue_behind_it(
     await asyncio.gather(*checks, return_exceptions=True)
 
 
+async def test_a_crowd_buying_at_once_is_not_queued_while_the_watcher_keeps_polling() -> None:
+    """40 users tap ✅ Buy in the same moment, at SMSMAN_MAX_RPS=100 with the watcher using
+    what taps leave: every purchase goes out at once (none waits behind another user's), and
+    the process still keeps to 1.5 times its rate in any second."""
+    time = VirtualTime()
+    budget = budget_on(time, rate=100, account_rate=5)  # the defaults' burst
+    sent: Sent = []
+    checks = [
+        asyncio.create_task(send(budget, f"polled{n}", Lane.BACKGROUND, sent, "check", time))
+        for n in range(400)
+    ]
+    await time.advance(1.0)  # the watcher busy at the full rate
+    crowd_at = time.now
+
+    await time.run(
+        asyncio.gather(
+            *(send(budget, f"buyer{n}", Lane.INTERACTIVE, sent, "buy", time) for n in range(40))
+        )
+    )
+
+    assert times_of(sent, "buy") == [crowd_at] * 40
+    await time.run(asyncio.gather(*checks))
+    for start in sorted(at for _, at in sent):
+        in_a_second = [at for _, at in sent if start <= at < start + 1.0]
+        assert len(in_a_second) <= 150
+
+
 async def test_status_checks_go_out_evenly_and_the_burst_is_kept_for_taps() -> None:
     time = VirtualTime()
     budget = budget_on(time, rate=10, account_rate=1000, burst=5)
