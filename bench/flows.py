@@ -144,6 +144,7 @@ class User:
         self.user: FakeUser = fake.user(100_000 + n, f"User{n}")
         self.token = token
         self.taps: list[str] = []  # query ids of the taps that were not "slow down"
+        self.pressed: dict[str, str] = {}  # query id -> the button's label, as looked for
 
     async def press(self, label: str, message: ChatMessage | None = None) -> None:
         """Press a button by part of its label, again if the bot says to slow down."""
@@ -153,6 +154,7 @@ class User:
             answer = await self.user.wait_for_answer(query_id, timeout=STEP)
             if "Slow down" not in (answer.text or ""):
                 self.taps.append(query_id)
+                self.pressed[query_id] = label
                 return
             if time.monotonic() > deadline:
                 raise AssertionError("the bot kept asking to slow down")
@@ -324,6 +326,7 @@ class Bench:
         before_buys = self.sandbox.snapshot()
         for user in users:
             user.taps.clear()
+            user.pressed.clear()
 
         async def buys(user: User) -> None:
             for _ in range(per_user):
@@ -381,6 +384,20 @@ class Bench:
                 f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms  "
                 f"max {max(latencies) * 1000:.0f} ms  mean "
                 f"{statistics.fmean(latencies) * 1000:.0f} ms  ({len(latencies)} taps)",
+                flush=True,
+            )
+            by_button: dict[str, list[str]] = {}
+            for user in users:
+                for query_id, label in user.pressed.items():
+                    by_button.setdefault(label, []).append(query_id)
+            print(
+                "  ... by button ........................................ "
+                + ", ".join(
+                    f"{label} p50 {percentile(found, 0.5) * 1000:.0f} / p99 "
+                    f"{percentile(found, 0.99) * 1000:.0f} ms"
+                    for label, ids in by_button.items()
+                    if (found := self.fake.latencies(ids))
+                ),
                 flush=True,
             )
 
