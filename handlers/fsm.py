@@ -135,20 +135,15 @@ class LoadedFSMContext(FSMContext):
         return merged
 
     async def advance(self, state: StateType, data: Mapping[str, Any]) -> None:
-        """Set the state and merge `data` into the data, written together: what changed
-        goes in one round trip."""
+        """Set the state and merge `data` into the data, written together in one round trip
+        (nothing is written when neither changes)."""
         name = state_name(state)
         merged = decode_data(self._data)
         merged.update(data)
         text = encode_data(merged)
         if name == self._state and text == self._data:
             return
-        if name != self._state and text != self._data:
-            await self._conversations.store.set(self._redis_key, name, text)
-        elif name != self._state:
-            await self._conversations.store.set_state(self._redis_key, name)
-        else:
-            await self._conversations.store.set_data(self._redis_key, text)
+        await self._conversations.store.set(self._redis_key, name, text)
         self._state, self._data = name, text
 
     async def clear(self) -> None:

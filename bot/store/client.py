@@ -54,23 +54,9 @@ class PipeliningRedis(Redis):
         task.add_done_callback(self._sending.discard)
 
     async def _send(self, batch: list[Pending]) -> None:
-        if len(batch) == 1:
-            args, options, reply = batch[0]
-            try:
-                result = await super().execute_command(*args, **options)
-            except BaseException as error:
-                _settle(reply, error=error)
-                if not isinstance(error, Exception):
-                    raise
-            else:
-                _settle(reply, result=result)
-            return
-        pipe = self.pipeline(transaction=False)
-        for args, options, _reply in batch:
-            pipe.execute_command(*args, **options)
         try:
-            results = await pipe.execute(raise_on_error=False)
-        except BaseException as error:
+            results = await self._execute(batch)
+        except BaseException as error:  # the connection's: every command on it fails
             for _args, _options, reply in batch:
                 _settle(reply, error=error)
             if not isinstance(error, Exception):
@@ -81,6 +67,19 @@ class PipeliningRedis(Redis):
                 _settle(reply, error=result)
             else:
                 _settle(reply, result=result)
+
+    async def _execute(self, batch: list[Pending]) -> list[Any]:
+        """The replies in order, a command's own error (`ResponseError`) in its place."""
+        if len(batch) == 1:
+            args, options, _reply = batch[0]
+            try:
+                return [await super().execute_command(*args, **options)]
+            except ResponseError as error:
+                return [error]
+        pipe = self.pipeline(transaction=False)
+        for args, options, _reply in batch:
+            pipe.execute_command(*args, **options)
+        return list(await pipe.execute(raise_on_error=False))
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         """Close after the commands already collected have had their replies."""

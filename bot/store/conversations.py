@@ -13,6 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from bot.store import as_text
 
@@ -48,16 +49,17 @@ class ConversationStore:
         await self._set(key, DATA, data)
 
     async def set(self, key: str, state: str | None, data: str | None) -> None:
-        """Both fields at once: one command, or two sent together (with the bot's
-        pipelining client, one round trip)."""
-        if state is not None and data is not None:
-            await self._redis.hset(key, mapping={STATE: state, DATA: data})
-        elif state is None and data is None:
-            await self.clear(key)
-        else:
-            field, value, other = (STATE, state, DATA) if state is not None else (DATA, data, STATE)
-            assert value is not None
-            await asyncio.gather(self._redis.hset(key, field, value), self._redis.hdel(key, other))
+        """Both fields at once: the ones with a value set and the others deleted, sent
+        together (with the bot's pipelining client, one round trip)."""
+        fields = {STATE: state, DATA: data}
+        present: dict[FieldT, EncodableT] = {f: v for f, v in fields.items() if v is not None}
+        absent = [f for f, v in fields.items() if v is None]
+        commands = []
+        if present:
+            commands.append(self._redis.hset(key, mapping=present))
+        if absent:
+            commands.append(self._redis.hdel(key, *absent))
+        await asyncio.gather(*commands)
 
     async def clear(self, key: str) -> None:
         await self._redis.hdel(key, *FIELDS)
