@@ -22,7 +22,11 @@ import asyncio
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+
+CLOSE_WAIT = 5.0
+"""Seconds `aclose` waits for the replies to commands already issued."""
 
 Pending = tuple[tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
 
@@ -35,6 +39,7 @@ class PipeliningRedis(Redis):
         super().__init__(*args, **kwargs)
         self._pending: list[Pending] | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -57,8 +62,11 @@ class PipeliningRedis(Redis):
         try:
             results = await self._execute(batch)
         except BaseException as error:  # the connection's: every command on it fails
+            told: BaseException = error
+            if self._closing and isinstance(error, asyncio.CancelledError):
+                told = RedisConnectionError("the Redis client was closed before Redis answered")
             for _args, _options, reply in batch:
-                _settle(reply, error=error)
+                _settle(reply, error=told)
             if not isinstance(error, Exception):
                 raise
             return
@@ -82,10 +90,20 @@ class PipeliningRedis(Redis):
         return list(await pipe.execute(raise_on_error=False))
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
-        """Close after the commands already collected have had their replies."""
-        while self._pending or self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
-            await asyncio.sleep(0)
+        """Close once the commands already issued have had their replies, waiting at most
+        `CLOSE_WAIT` seconds (a Redis that went quiet must not hold the process open); the
+        commands still unanswered then fail as on a lost connection."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLOSE_WAIT
+        while (self._pending or self._sending) and loop.time() < deadline:
+            if self._sending:
+                await asyncio.wait(self._sending, timeout=deadline - loop.time())
+            else:
+                await asyncio.sleep(0)  # what was collected is sent at the end of this turn
+        self._closing = True
+        for task in self._sending:
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
         await super().aclose(close_connection_pool)
 
 

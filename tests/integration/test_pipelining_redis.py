@@ -15,6 +15,7 @@ from redis.exceptions import ResponseError
 from bot.app import create_redis
 from bot.runtime.redis_server import RedisServer, free_port
 from bot.store import REDIS_DOWN
+from bot.store import client as client_module
 from bot.store.client import PipeliningRedis
 
 
@@ -144,3 +145,32 @@ async def test_with_nobody_listening_every_caller_hears_redis_is_down() -> None:
             await client.get("alone")
     finally:
         await client.aclose()
+
+
+async def test_closing_does_not_wait_for_ever_for_a_redis_that_went_quiet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Redis that accepts the connection and never answers must not hold the process open
+    at shutdown: the command still waiting fails as on a lost connection."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        while await reader.read(4096):
+            pass
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(client_module, "CLOSE_WAIT", 0.2)
+    client = create_redis(f"redis://127.0.0.1:{port}/0")
+    try:
+        waiting = asyncio.ensure_future(client.get("a"))
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(client.aclose(), timeout=5)
+        with pytest.raises(REDIS_DOWN):
+            await waiting
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()
